@@ -1,0 +1,233 @@
+//! The function's configuration, read once from the environment at start (CONTRACT §6).
+
+use shared::keys::Prefix;
+use shared::signature::{Secret, SecretError};
+
+/// Default `MAX_BODY_BYTES`: Lambda's 6 MiB synchronous payload limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6_291_456;
+/// Default `MAX_CONCURRENCY`.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+
+/// A configuration problem; the function refuses to start and logs this one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    /// A variable's value is not acceptable.
+    #[error("{var} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with it (never the value itself).
+        reason: &'static str,
+    },
+    /// Both ways of giving the secret are set.
+    #[error("EXTRACTA_WEBHOOK_SECRET and EXTRACTA_WEBHOOK_SECRET_ARN are both set; set only one")]
+    BothSecrets,
+    /// No secret, and unsigned deliveries were not explicitly allowed.
+    #[error("EXTRACTA_WEBHOOK_SECRET (or EXTRACTA_WEBHOOK_SECRET_ARN) is required; set ALLOW_UNSIGNED=true only for local development")]
+    NoSecret,
+}
+
+/// Where the webhook secrets come from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// `EXTRACTA_WEBHOOK_SECRET`, parsed.
+    Inline(Vec<Secret>),
+    /// `EXTRACTA_WEBHOOK_SECRET_ARN`: read from Secrets Manager once, at start.
+    SecretsManager(String),
+    /// No secret and `ALLOW_UNSIGNED=true`.
+    Unsigned,
+}
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `RESULTS_BUCKET`
+    pub bucket: String,
+    /// `RESULTS_PREFIX`
+    pub prefix: Prefix,
+    /// `CONFIRMED_TOPIC_ARN`
+    pub confirmed_topic_arn: String,
+    /// `FAILED_TOPIC_ARN`
+    pub failed_topic_arn: String,
+    /// The secret, or how to get it.
+    pub secret: SecretSource,
+    /// `ALLOW_UNSIGNED` was true while a secret is set: ignored, worth a warning.
+    pub allow_unsigned_ignored: bool,
+    /// `MAX_BODY_BYTES`
+    pub max_body_bytes: usize,
+    /// `MAX_CONCURRENCY`
+    pub max_concurrency: usize,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        // An empty value counts as unset, except for RESULTS_PREFIX.
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let allow_unsigned = match get("ALLOW_UNSIGNED") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "ALLOW_UNSIGNED",
+                    reason: "must be true or false",
+                })
+            }
+        };
+        let secret = match (get("EXTRACTA_WEBHOOK_SECRET"), get("EXTRACTA_WEBHOOK_SECRET_ARN")) {
+            (Some(_), Some(_)) => return Err(ConfigError::BothSecrets),
+            (Some(text), None) => SecretSource::Inline(Secret::parse_list(&text).map_err(|e| match e {
+                SecretError::Empty => ConfigError::Invalid {
+                    var: "EXTRACTA_WEBHOOK_SECRET",
+                    reason: "contains an empty secret (check for a stray comma)",
+                },
+            })?),
+            (None, Some(arn)) => SecretSource::SecretsManager(arn),
+            (None, None) if allow_unsigned => SecretSource::Unsigned,
+            (None, None) => return Err(ConfigError::NoSecret),
+        };
+        Ok(Config {
+            bucket: required("RESULTS_BUCKET")?,
+            prefix: lookup("RESULTS_PREFIX").map_or_else(Prefix::default, |p| Prefix::new(&p)),
+            confirmed_topic_arn: required("CONFIRMED_TOPIC_ARN")?,
+            failed_topic_arn: required("FAILED_TOPIC_ARN")?,
+            allow_unsigned_ignored: allow_unsigned && !matches!(secret, SecretSource::Unsigned),
+            secret,
+            max_body_bytes: positive(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            max_concurrency: positive(get("MAX_CONCURRENCY"), "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY)?,
+        })
+    }
+}
+
+fn positive(value: Option<String>, var: &'static str, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: "must be a positive integer",
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let base = [
+            ("RESULTS_BUCKET", "bucket"),
+            ("CONFIRMED_TOPIC_ARN", "arn:aws:sns:us-east-1:1:c"),
+            ("FAILED_TOPIC_ARN", "arn:aws:sns:us-east-1:1:f"),
+            ("EXTRACTA_WEBHOOK_SECRET", "E_AI_K_test-secret-not-real"),
+        ];
+        let mut map: HashMap<String, String> = base.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        for (k, v) in vars {
+            map.insert(k.to_string(), v.to_string());
+        }
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.prefix.as_str(), "extracta/");
+        assert_eq!(c.max_body_bytes, 6_291_456);
+        assert_eq!(c.max_concurrency, 16);
+        assert!(matches!(c.secret, SecretSource::Inline(ref s) if s.len() == 1));
+        assert!(!c.allow_unsigned_ignored);
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for var in ["RESULTS_BUCKET", "CONFIRMED_TOPIC_ARN", "FAILED_TOPIC_ARN"] {
+            // An empty value counts as unset.
+            let err = config(&[(var, "")]).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(var));
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn prefix_may_be_empty_and_gets_a_slash() {
+        assert_eq!(config(&[("RESULTS_PREFIX", "")]).unwrap().prefix.as_str(), "");
+        assert_eq!(config(&[("RESULTS_PREFIX", "x")]).unwrap().prefix.as_str(), "x/");
+    }
+
+    #[test]
+    fn secrets() {
+        let rotation = config(&[("EXTRACTA_WEBHOOK_SECRET", "new , old")]).unwrap();
+        assert!(matches!(rotation.secret, SecretSource::Inline(ref s) if s.len() == 2));
+        let err = config(&[("EXTRACTA_WEBHOOK_SECRET", "a,")]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                var: "EXTRACTA_WEBHOOK_SECRET",
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("test-secret"));
+        assert_eq!(
+            config(&[("EXTRACTA_WEBHOOK_SECRET_ARN", "arn:x")]).unwrap_err(),
+            ConfigError::BothSecrets
+        );
+        let arn = config(&[
+            ("EXTRACTA_WEBHOOK_SECRET", ""),
+            ("EXTRACTA_WEBHOOK_SECRET_ARN", "arn:x"),
+        ])
+        .unwrap();
+        assert!(matches!(arn.secret, SecretSource::SecretsManager(ref a) if a == "arn:x"));
+    }
+
+    #[test]
+    fn unsigned_only_when_explicitly_allowed_and_no_secret() {
+        assert_eq!(
+            config(&[("EXTRACTA_WEBHOOK_SECRET", "")]).unwrap_err(),
+            ConfigError::NoSecret
+        );
+        let dev = config(&[("EXTRACTA_WEBHOOK_SECRET", ""), ("ALLOW_UNSIGNED", "TRUE")]).unwrap();
+        assert!(matches!(dev.secret, SecretSource::Unsigned));
+        // With a secret configured, signatures are checked whatever ALLOW_UNSIGNED says.
+        let checked = config(&[("ALLOW_UNSIGNED", "true")]).unwrap();
+        assert!(matches!(checked.secret, SecretSource::Inline(_)));
+        assert!(checked.allow_unsigned_ignored);
+        assert!(config(&[("ALLOW_UNSIGNED", "False")]).is_ok());
+        let err = config(&[("ALLOW_UNSIGNED", "yes")]).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Invalid {
+                var: "ALLOW_UNSIGNED",
+                reason: "must be true or false"
+            }
+        );
+    }
+
+    #[test]
+    fn limits_are_positive_integers() {
+        assert_eq!(config(&[("MAX_BODY_BYTES", "10")]).unwrap().max_body_bytes, 10);
+        assert_eq!(config(&[("MAX_CONCURRENCY", "1")]).unwrap().max_concurrency, 1);
+        for bad in ["0", "-1", "1.5", "many", "99999999999999999999999"] {
+            for var in ["MAX_BODY_BYTES", "MAX_CONCURRENCY"] {
+                let err = config(&[(var, bad)]).unwrap_err();
+                assert!(
+                    matches!(err, ConfigError::Invalid { var: v, .. } if v == var),
+                    "{var}={bad}"
+                );
+            }
+        }
+    }
+}

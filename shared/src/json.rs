@@ -1,0 +1,657 @@
+//! A validating JSON pull scanner that reports where each value stands in the raw bytes.
+//!
+//! The webhook needs the *exact* bytes of members (the signature's rule (a) and the stored
+//! file objects), JSON.parse's semantics for duplicate keys and lone surrogates, and a
+//! bounded nesting depth; serde_json offers none of the three together, so the body is
+//! read here once, byte by byte, without building a tree.
+
+use std::borrow::Cow;
+
+/// Deepest nesting of arrays and objects accepted anywhere in a body.
+pub const MAX_DEPTH: usize = 512;
+
+/// Why bytes are not an acceptable JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// The bytes are not UTF-8.
+    #[error("body is not valid UTF-8")]
+    InvalidUtf8,
+    /// The JSON grammar is broken at this byte offset.
+    #[error("invalid JSON at byte {offset}")]
+    Syntax {
+        /// Offset of the first byte that does not fit.
+        offset: usize,
+    },
+    /// Arrays and objects nest deeper than [`MAX_DEPTH`].
+    #[error("JSON nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+}
+
+/// The kind of a JSON value, from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `{...}`
+    Object,
+    /// `[...]`
+    Array,
+    /// `"..."`
+    String,
+    /// `-1.5e3`
+    Number,
+    /// `true` or `false`
+    Bool,
+    /// `null`
+    Null,
+}
+
+/// A value's exact text in the input, already validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raw<'a> {
+    text: &'a [u8],
+    kind: Kind,
+}
+
+impl<'a> Raw<'a> {
+    /// The value's bytes exactly as they stand in the input.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.text
+    }
+
+    /// What kind of value this is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// For a string, its value as JSON.parse would see it, in WTF-8 (UTF-8 that also
+    /// carries lone surrogates as three-byte sequences); `None` for other kinds.
+    pub fn string_value(&self) -> Option<Cow<'a, [u8]>> {
+        if self.kind != Kind::String {
+            return None;
+        }
+        let inner = self.text.get(1..self.text.len().saturating_sub(1))?;
+        Some(unescape(inner))
+    }
+
+    /// For a string without lone surrogates, its value as `str`.
+    pub fn as_str(&self) -> Option<Cow<'a, str>> {
+        match self.string_value()? {
+            Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
+            Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
+        }
+    }
+
+    /// Whether this is a string whose value equals `s` (escapes resolved).
+    pub fn is_string(&self, s: &str) -> bool {
+        self.string_value().is_some_and(|v| *v == *s.as_bytes())
+    }
+}
+
+/// Decodes the inside of a validated JSON string into WTF-8.
+///
+/// An escaped high surrogate directly followed by an escaped low surrogate makes one
+/// character; any other surrogate stays alone, encoded as its three-byte sequence.
+pub fn unescape(inner: &[u8]) -> Cow<'_, [u8]> {
+    if !inner.contains(&b'\\') {
+        return Cow::Borrowed(inner);
+    }
+    let mut out = Vec::with_capacity(inner.len());
+    let mut i = 0;
+    while i < inner.len() {
+        let b = inner[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let Some(&esc) = inner.get(i + 1) else { break };
+        i += 2;
+        let simple = match esc {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'/' => Some(b'/'),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            continue;
+        }
+        let Some(unit) = hex4(inner, i) else { break };
+        i += 4;
+        let code =
+            if (0xD800..0xDC00).contains(&unit) && inner.get(i) == Some(&b'\\') && inner.get(i + 1) == Some(&b'u') {
+                match hex4(inner, i + 2) {
+                    Some(low) if (0xDC00..0xE000).contains(&low) => {
+                        i += 6;
+                        0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00)
+                    }
+                    _ => u32::from(unit),
+                }
+            } else {
+                u32::from(unit)
+            };
+        push_wtf8(&mut out, code);
+    }
+    Cow::Owned(out)
+}
+
+fn hex4(bytes: &[u8], at: usize) -> Option<u16> {
+    let digits = bytes.get(at..at + 4)?;
+    let mut v: u16 = 0;
+    for &d in digits {
+        v = (v << 4) | u16::from(hex_value(d)?);
+    }
+    Some(v)
+}
+
+fn hex_value(d: u8) -> Option<u8> {
+    match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' => Some(d - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Appends a code point (surrogates included) in generalized UTF-8.
+fn push_wtf8(out: &mut Vec<u8>, code: u32) {
+    // Each arm's shifts and masks keep the value inside u8, so `as` does not truncate.
+    match code {
+        0..=0x7F => out.push(code as u8),
+        0x80..=0x7FF => out.extend_from_slice(&[0xC0 | (code >> 6) as u8, 0x80 | (code & 0x3F) as u8]),
+        0x800..=0xFFFF => out.extend_from_slice(&[
+            0xE0 | (code >> 12) as u8,
+            0x80 | ((code >> 6) & 0x3F) as u8,
+            0x80 | (code & 0x3F) as u8,
+        ]),
+        _ => out.extend_from_slice(&[
+            0xF0 | (code >> 18) as u8,
+            0x80 | ((code >> 12) & 0x3F) as u8,
+            0x80 | ((code >> 6) & 0x3F) as u8,
+            0x80 | (code & 0x3F) as u8,
+        ]),
+    }
+}
+
+/// Appends `value` (WTF-8) as a JSON string literal, escaped as `JSON.stringify` does:
+/// `\"`, `\\`, `\b \f \n \r \t`, other controls and lone surrogates as lowercase `\uXXXX`.
+pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(value.len() + 2);
+    out.push(b'"');
+    let mut run = 0; // start of the bytes not yet copied
+    let mut i = 0;
+    while i < value.len() {
+        let b = value[i];
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0x08 => Some(b"\\b"),
+            0x0c => Some(b"\\f"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            _ => None,
+        };
+        let lone_surrogate = b == 0xED && value.get(i + 1).is_some_and(|&c| c >= 0xA0);
+        if escape.is_none() && b >= 0x20 && !lone_surrogate {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&value[run..i]);
+        if let Some(e) = escape {
+            out.extend_from_slice(e);
+            i += 1;
+        } else if lone_surrogate {
+            let unit =
+                0xD000 | (u16::from(value[i + 1] & 0x3F) << 6) | u16::from(value.get(i + 2).map_or(0, |c| c & 0x3F));
+            out.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                out.push(HEX[usize::from((unit >> shift) & 0xF)]);
+            }
+            i += 3;
+        } else {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xF)],
+            ]);
+            i += 1;
+        }
+        run = i.min(value.len());
+    }
+    out.extend_from_slice(&value[run..]);
+    out.push(b'"');
+}
+
+/// Bytes that end the fast run inside a string: `"`, `\` and the control characters.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Where a walk through one array or object stands: before its first item or not.
+#[derive(Debug)]
+pub struct Seq {
+    first: bool,
+}
+
+/// A pull scanner over one JSON text.
+///
+/// The caller walks the structure it cares about (`object_start`/`next_key`,
+/// `array_start`/`next_element`) and skips the rest with [`Scanner::skip_value`];
+/// every byte is validated exactly once either way.
+#[derive(Debug)]
+pub struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    /// Starts scanning `bytes`, which must be UTF-8.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, JsonError> {
+        std::str::from_utf8(bytes).map_err(|_| JsonError::InvalidUtf8)?;
+        Ok(Scanner { bytes, pos: 0 })
+    }
+
+    fn syntax(&self) -> JsonError {
+        JsonError::Syntax { offset: self.pos }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The kind of the next value, after skipping whitespace.
+    pub fn peek(&mut self) -> Result<Kind, JsonError> {
+        self.ws();
+        match self.bytes.get(self.pos) {
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'"') => Ok(Kind::String),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'n') => Ok(Kind::Null),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// Consumes the `{` that opens an object; pass the cursor to [`Scanner::next_key`].
+    pub fn object_start(&mut self) -> Result<Seq, JsonError> {
+        self.expect_open(b'{')
+    }
+
+    /// Consumes the `[` that opens an array; pass the cursor to [`Scanner::next_element`].
+    pub fn array_start(&mut self) -> Result<Seq, JsonError> {
+        self.expect_open(b'[')
+    }
+
+    fn expect_open(&mut self, open: u8) -> Result<Seq, JsonError> {
+        self.ws();
+        if self.bytes.get(self.pos) != Some(&open) {
+            return Err(self.syntax());
+        }
+        self.pos += 1;
+        Ok(Seq { first: true })
+    }
+
+    /// Inside an object: the next member's key (its `:` consumed), or `None` at the `}`.
+    pub fn next_key(&mut self, seq: &mut Seq) -> Result<Option<Raw<'a>>, JsonError> {
+        if !self.advance(b'}', seq)? {
+            return Ok(None);
+        }
+        self.key().map(Some)
+    }
+
+    /// Inside an array: whether another element follows (`false` at the `]`).
+    pub fn next_element(&mut self, seq: &mut Seq) -> Result<bool, JsonError> {
+        self.advance(b']', seq)
+    }
+
+    /// Consumes the `,` before a member or element, or the closing bracket; returns
+    /// `false` when the container closed.
+    fn advance(&mut self, close: u8, seq: &mut Seq) -> Result<bool, JsonError> {
+        self.ws();
+        let first = std::mem::replace(&mut seq.first, false);
+        match self.bytes.get(self.pos) {
+            Some(&b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.pos += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            _ => Err(self.syntax()),
+        }
+    }
+
+    /// A member's key and the `:` after it.
+    fn key(&mut self) -> Result<Raw<'a>, JsonError> {
+        if self.bytes.get(self.pos) != Some(&b'"') {
+            return Err(self.syntax());
+        }
+        let key = self.string()?;
+        self.ws();
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return Err(self.syntax());
+        }
+        self.pos += 1;
+        Ok(key)
+    }
+
+    /// The current byte offset (after [`Scanner::peek`], the start of the next value).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes from `start` to the current position.
+    pub fn since(&self, start: usize) -> &'a [u8] {
+        self.bytes.get(start..self.pos).unwrap_or_default()
+    }
+
+    /// The value of `kind` whose text runs from `start` to the current position, for a
+    /// container the caller walked itself.
+    pub fn raw_since(&self, start: usize, kind: Kind) -> Raw<'a> {
+        Raw {
+            text: self.since(start),
+            kind,
+        }
+    }
+
+    /// Validates and skips one whole value, returning its exact text.
+    ///
+    /// `depth` is the nesting depth of the container the value stands in (0 at the top).
+    pub fn skip_value(&mut self, depth: usize) -> Result<Raw<'a>, JsonError> {
+        let kind = self.peek()?;
+        let start = self.pos;
+        match kind {
+            Kind::String => return self.string(),
+            Kind::Number => self.number()?,
+            Kind::Bool | Kind::Null => self.literal()?,
+            Kind::Object | Kind::Array => self.container(depth)?,
+        }
+        Ok(Raw {
+            text: &self.bytes[start..self.pos],
+            kind,
+        })
+    }
+
+    /// Checks that nothing but whitespace follows.
+    pub fn finish(&mut self) -> Result<(), JsonError> {
+        self.ws();
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(self.syntax())
+        }
+    }
+
+    /// Skips an object or array iteratively, so hostile nesting cannot overflow the stack.
+    fn container(&mut self, depth: usize) -> Result<(), JsonError> {
+        // One entry per open container: its closing byte and its cursor.
+        let mut open: Vec<(u8, Seq)> = Vec::new();
+        loop {
+            // Here a value is expected (the container itself on the first pass).
+            match self.peek()? {
+                Kind::Object | Kind::Array => {
+                    if depth + open.len() + 1 > MAX_DEPTH {
+                        return Err(JsonError::TooDeep);
+                    }
+                    let close = if self.bytes[self.pos] == b'{' { b'}' } else { b']' };
+                    self.pos += 1;
+                    open.push((close, Seq { first: true }));
+                }
+                Kind::String => {
+                    self.string()?;
+                }
+                Kind::Number => self.number()?,
+                Kind::Bool | Kind::Null => self.literal()?,
+            }
+            // Move to the next value, closing every container that ends here.
+            loop {
+                let Some((close, seq)) = open.last_mut() else {
+                    return Ok(());
+                };
+                let close = *close;
+                if self.advance(close, seq)? {
+                    if close == b'}' {
+                        self.key()?;
+                    }
+                    break;
+                }
+                open.pop();
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<Raw<'a>, JsonError> {
+        let start = self.pos;
+        self.pos += 1; // the opening quote
+        loop {
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            let run = rest.iter().position(|&b| STRING_STOP[usize::from(b)]);
+            let Some(run) = run else {
+                self.pos = self.bytes.len();
+                return Err(self.syntax());
+            };
+            self.pos += run;
+            match self.bytes[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(Raw {
+                        text: &self.bytes[start..self.pos],
+                        kind: Kind::String,
+                    });
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    match self.bytes.get(self.pos) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                        Some(b'u') => {
+                            self.pos += 1;
+                            if hex4(self.bytes, self.pos).is_none() {
+                                return Err(self.syntax());
+                            }
+                            self.pos += 4;
+                        }
+                        _ => return Err(self.syntax()),
+                    }
+                }
+                _ => return Err(self.syntax()), // a raw control character
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<(), JsonError> {
+        if self.bytes.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match self.bytes.get(self.pos) {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.syntax()),
+        }
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.syntax());
+            }
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.syntax());
+            }
+        }
+        Ok(())
+    }
+
+    fn literal(&mut self) -> Result<(), JsonError> {
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        for word in [&b"true"[..], b"false", b"null"] {
+            if rest.starts_with(word) {
+                self.pos += word.len();
+                return Ok(());
+            }
+        }
+        Err(self.syntax())
+    }
+}
+
+/// Validates a whole JSON text and returns its single top-level value.
+pub fn validate(bytes: &[u8]) -> Result<Raw<'_>, JsonError> {
+    let mut sc = Scanner::new(bytes)?;
+    let raw = sc.skip_value(0)?;
+    sc.finish()?;
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_json_parse_accepts() {
+        for ok in [
+            "{}",
+            "[]",
+            " [ 1 , -0.5e+3 , \"a\\u00e9\\n\" , true , false , null , {\"k\" : [ ] } ] ",
+            "0",
+            "-0",
+            "1E5",
+            "\"\\ud800\"",
+            "{\"a\":{\"b\":[[],[{}]]}}",
+        ] {
+            assert!(validate(ok.as_bytes()).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_json_parse_rejects() {
+        for bad in [
+            "",
+            " ",
+            "{",
+            "[1,]",
+            "[,1]",
+            "{\"a\":1,}",
+            "{,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "+1",
+            "tru",
+            "nul",
+            "\"\t\"",
+            "\"\\x\"",
+            "\"\\u12g4\"",
+            "[1 2]",
+            "{} {}",
+            "'a'",
+            "NaN",
+            "[1]]",
+            "{\"a\":1}}",
+            "\"abc",
+        ] {
+            assert!(
+                matches!(validate(bad.as_bytes()), Err(JsonError::Syntax { .. })),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(validate(b"\"\xff\""), Err(JsonError::InvalidUtf8));
+    }
+
+    #[test]
+    fn bounds_depth_without_recursion() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(validate(deep(MAX_DEPTH).as_bytes()).is_ok());
+        assert_eq!(validate(deep(MAX_DEPTH + 1).as_bytes()), Err(JsonError::TooDeep));
+        // GIVEN far more nesting than any stack could recurse through
+        // THEN the scanner fails cleanly rather than overflowing.
+        assert_eq!(validate(deep(1_000_000).as_bytes()), Err(JsonError::TooDeep));
+    }
+
+    #[test]
+    fn reports_exact_member_text() {
+        let body = br#"{ "event" : "x.y" , "result" : [ {"a" : 1.50} ] }"#;
+        let mut sc = Scanner::new(body).unwrap();
+        let mut obj = sc.object_start().unwrap();
+        let mut seen = vec![];
+        while let Some(key) = sc.next_key(&mut obj).unwrap() {
+            let value = sc.skip_value(1).unwrap();
+            seen.push((key.as_str().unwrap().into_owned(), value.bytes().to_vec()));
+        }
+        sc.finish().unwrap();
+        assert_eq!(seen[0], ("event".to_string(), b"\"x.y\"".to_vec()));
+        assert_eq!(seen[1], ("result".to_string(), b"[ {\"a\" : 1.50} ]".to_vec()));
+    }
+
+    #[test]
+    fn writes_strings_as_json_stringify_does() {
+        let w = |v: &[u8]| {
+            let mut out = Vec::new();
+            write_string(&mut out, v);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            w(b"a\"\\/\x08\x0c\n\r\t\x01\x1f\x7f"),
+            r#""a\"\\/\b\f\n\r\t\u0001\u001f\u007f""#.replace("\\u007f", "\x7f")
+        );
+        assert_eq!(w("é😀\u{2028}".as_bytes()), "\"é😀\u{2028}\"");
+        assert_eq!(w(b"\xed\xa0\x80x\xed\xbf\xbf"), r#""\ud800x\udfff""#);
+        // Decoding then writing is the identity on JSON.stringify's own output.
+        for text in [r#""\ud83d\ude00\udc00""#, r#""\u0000\"""#] {
+            let raw = validate(text.as_bytes()).unwrap();
+            let once = w(&raw.string_value().unwrap());
+            let again = w(&validate(once.as_bytes()).unwrap().string_value().unwrap());
+            assert_eq!(once, again);
+        }
+    }
+
+    #[test]
+    fn unescapes_like_json_parse() {
+        let s = |t: &str| validate(t.as_bytes()).unwrap().string_value().unwrap().into_owned();
+        assert_eq!(s(r#""a\"\\\/\b\f\n\r\t""#), b"a\"\\/\x08\x0c\n\r\t");
+        assert_eq!(s(r#""\u00e9\ud83d\ude00""#), "é😀".as_bytes());
+        // A lone surrogate survives as its three-byte WTF-8 sequence.
+        assert_eq!(s(r#""\ud800x""#), b"\xed\xa0\x80x");
+        assert_eq!(s(r#""\udc00\ud800""#), b"\xed\xb0\x80\xed\xa0\x80");
+        assert!(validate(br#""res\u0075lt""#).unwrap().is_string("result"));
+    }
+}

@@ -1,0 +1,18 @@
+//! The Extracta.ai webhook domain: from request bytes to a verified, classified delivery
+//! and a plan of S3 writes and SNS messages, plus the ports that carry the plan out.
+//!
+//! Data flows one way: [`signature`] authenticates the body, [`delivery`] reads it,
+//! [`plan`] turns it into writes and messages, and [`pipeline`] executes the plan
+//! through its ports (with AWS adapters in `aws`, behind the `aws` feature).
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod delivery;
+pub mod ecma;
+pub mod json;
+pub mod keys;
+pub mod message;
+pub mod pipeline;
+pub mod plan;
+pub mod signature;

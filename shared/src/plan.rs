@@ -1,0 +1,221 @@
+//! The routing plan: every S3 object and SNS message one delivery asks for (CONTRACT §3-4).
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::delivery::{Delivery, Route};
+use crate::keys::{archive_key, event_component, file_key, id_component, Prefix};
+use crate::message::{self, event_id, hex, Message, Pointer, Topic};
+
+/// Where results go: the parts of configuration the plan depends on.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// `RESULTS_BUCKET`
+    pub bucket: String,
+    /// `RESULTS_PREFIX`
+    pub prefix: Prefix,
+}
+
+/// One S3 object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    /// The object key.
+    pub key: String,
+    /// The exact bytes to store: a slice of the body, never re-serialized.
+    pub body: Bytes,
+    /// User metadata `event`.
+    pub event: String,
+    /// User metadata `event-id`.
+    pub event_id: String,
+    /// User metadata `received-at`.
+    pub received_at: String,
+}
+
+/// Everything one delivery writes and publishes, in the order it must happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The verbatim copy of the body under `_deliveries/`.
+    pub archive: Put,
+    /// One object per routed file entry, in entry order.
+    pub files: Vec<Put>,
+    /// One message per confirmed or failed entry; each after its object.
+    pub messages: Vec<Message>,
+}
+
+/// The receipt time as every object and message of a delivery carries it: RFC 3339,
+/// UTC, milliseconds.
+pub fn received_at(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+impl Plan {
+    /// Plans a verified delivery. `body` is the buffer `delivery` was parsed from, so
+    /// stored objects are zero-copy slices of it.
+    pub fn new(body: &Bytes, delivery: &Delivery<'_>, to: &Destination, at: OffsetDateTime) -> Plan {
+        let received = received_at(at);
+        let name = delivery.event_name();
+        let archive_event = event_component(name.as_deref());
+        let archive = Put {
+            key: archive_key(
+                &to.prefix,
+                at.to_offset(time::UtcOffset::UTC).date(),
+                &archive_event,
+                &hex(&Sha256::digest(body)),
+            ),
+            body: body.clone(),
+            event_id: event_id(name.as_deref().unwrap_or_default(), body),
+            event: archive_event,
+            received_at: received.clone(),
+        };
+        let Route::Files(kind, entries) = delivery.route() else {
+            return Plan {
+                archive,
+                files: Vec::new(),
+                messages: Vec::new(),
+            };
+        };
+        let topic = Topic::for_event(kind);
+        let mut files = Vec::with_capacity(entries.len());
+        let mut messages = Vec::with_capacity(if topic.is_some() { entries.len() } else { 0 });
+        for entry in entries {
+            let f = &entry.fields;
+            let key = file_key(
+                &to.prefix,
+                &id_component(f.extraction_id),
+                &id_component(f.batch_id),
+                &id_component(f.file_id),
+                kind.object_name(),
+            );
+            let id = event_id(kind.name().as_bytes(), entry.raw);
+            if let Some(topic) = topic {
+                let at = Pointer {
+                    bucket: &to.bucket,
+                    key: &key,
+                    received_at: &received,
+                };
+                messages.push(message::build(kind, topic, entry, &id, at));
+            }
+            files.push(Put {
+                key,
+                body: body.slice_ref(entry.raw),
+                event: kind.name().to_owned(),
+                event_id: id,
+                received_at: received.clone(),
+            });
+        }
+        Plan {
+            archive,
+            files,
+            messages,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-03-07T23:59:59.5+02:00, which is 21:59:59.500 UTC the same day.
+    fn at() -> OffsetDateTime {
+        let date = time::Date::from_calendar_date(2026, time::Month::March, 7).unwrap();
+        let t = time::Time::from_hms_milli(23, 59, 59, 500).unwrap();
+        time::PrimitiveDateTime::new(date, t).assume_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap())
+    }
+
+    fn dest() -> Destination {
+        Destination {
+            bucket: "bkt".into(),
+            prefix: Prefix::new("p"),
+        }
+    }
+
+    #[test]
+    fn receipt_time_is_utc_rfc3339_millis() {
+        assert_eq!(received_at(at()), "2026-03-07T21:59:59.500Z");
+    }
+
+    #[test]
+    fn confirmed_delivery_plans_objects_then_messages() {
+        let body = Bytes::from_static(
+            br#"{"event":"extraction.confirmed","result":[{"extractionId":"e","batchId":"b","fileId":"../../x"},{"fileId":"."}]}"#,
+        );
+        let d = Delivery::parse(&body).unwrap();
+        let plan = Plan::new(&body, &d, &dest(), at());
+        let keys: Vec<_> = plan.files.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["p/e/b/..%2F..%2Fx/confirmed.json", "p/_none/_none/%2E/confirmed.json"]
+        );
+        assert_eq!(&plan.files[1].body[..], br#"{"fileId":"."}"#);
+        assert_eq!(
+            plan.files[1].event_id,
+            event_id(b"extraction.confirmed", br#"{"fileId":"."}"#)
+        );
+        assert_eq!(plan.messages.len(), 2);
+        assert!(plan.messages[0]
+            .body
+            .contains(r#""s3":{"bucket":"bkt","key":"p/e/b/..%2F..%2Fx/confirmed.json"}"#));
+        assert_eq!(plan.messages[0].event_id, plan.files[0].event_id);
+        let sha = hex(&Sha256::digest(&body));
+        assert_eq!(
+            plan.archive.key,
+            format!("p/_deliveries/2026/03/07/extraction.confirmed/{sha}.json")
+        );
+        assert_eq!(plan.archive.body, body);
+        assert_eq!(plan.archive.event, "extraction.confirmed");
+        assert_eq!(plan.archive.event_id, event_id(b"extraction.confirmed", &body));
+        assert!(plan
+            .files
+            .iter()
+            .chain([&plan.archive])
+            .all(|p| p.received_at == "2026-03-07T21:59:59.500Z"));
+    }
+
+    #[test]
+    fn processed_and_edited_publish_nothing() {
+        for event in ["extraction.processed", "extraction.edited"] {
+            let body = Bytes::from(format!(r#"{{"event":"{event}","result":[{{"fileId":"f"}}]}}"#));
+            let d = Delivery::parse(&body).unwrap();
+            let plan = Plan::new(&body, &d, &dest(), at());
+            assert_eq!(plan.files.len(), 1);
+            assert!(plan.messages.is_empty());
+            assert!(plan.files[0].key.ends_with(&format!("/f/{}.json", &event[11..])));
+        }
+    }
+
+    #[test]
+    fn unknown_or_unfit_bodies_are_archived_only() {
+        for (body, component, id_name) in [
+            (
+                &br#"{"event":"classification.done","result":[{}]}"#[..],
+                "classification.done",
+                &b"classification.done"[..],
+            ),
+            (br#"{"result":[{}]}"#, "_none", b""),
+            (br#"{"event":"a/b"}"#, "a%2Fb", b"a/b"),
+        ] {
+            let body = Bytes::copy_from_slice(body);
+            let d = Delivery::parse(&body).unwrap();
+            let plan = Plan::new(&body, &d, &dest(), at());
+            assert!(plan.files.is_empty() && plan.messages.is_empty());
+            assert!(
+                plan.archive.key.contains(&format!("/2026/03/07/{component}/")),
+                "{}",
+                plan.archive.key
+            );
+            assert_eq!(plan.archive.event, component);
+            assert_eq!(plan.archive.event_id, event_id(id_name, &body));
+        }
+    }
+}
