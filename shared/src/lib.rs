@@ -16,3 +16,4 @@ pub mod message;
 pub mod pipeline;
 pub mod plan;
 pub mod signature;
+pub mod sample;

@@ -1,0 +1,18 @@
+# The two commands of the README, and a few helpers.
+.PHONY: run test setup bench
+
+## Run the function locally against a local S3/SNS/SQS (moto); Ctrl-C stops everything.
+run:
+	scripts/local-stack
+
+## The whole test suite (what CI runs).
+test:
+	scripts/test
+
+## Install the pinned Python tools into .venv.
+setup:
+	scripts/dev-setup
+
+## Benchmarks (criterion, release profile).
+bench:
+	cargo bench -p shared --bench pipeline
