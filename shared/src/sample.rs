@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-/// One fake file entry of roughly `size` bytes, as Extracta would send it.
+/// One fake file entry of roughly `size` bytes, as Extracta would send it: compact and
+/// exactly as `JSON.stringify` prints it, so a re-formatted copy still verifies.
 pub fn entry(event: &str, index: usize, size: usize) -> String {
     let status = match event {
         "extraction.failed" => "failed",
@@ -17,10 +18,9 @@ pub fn entry(event: &str, index: usize, size: usize) -> String {
     while fields.len() + 400 < size {
         let _ = write!(
             fields,
-            r#"{{"description":"Sample item {line} (fake data)","quantity":{},"unitPrice":{}.{:02},"sku":"SKU-{line:05}"}},"#,
+            r#"{{"description":"Sample item {line} (fake data)","quantity":{},"unitPriceCents":{},"sku":"SKU-{line:05}"}},"#,
             line % 7 + 1,
-            line * 13 % 500,
-            line * 7 % 100,
+            line * 1_301 % 50_000,
         );
         line += 1;
     }
