@@ -96,53 +96,7 @@ pub fn delivery(args: &SendArgs) -> Result<(String, String), CliError> {
     if !args.pretty {
         return Ok((body, signature));
     }
-    Ok((indent(&body), signature))
-}
-
-/// Re-indents compact JSON, two spaces a level, changing nothing but whitespace (a
-/// serde_json round trip would sort keys and re-print numbers).
-fn indent(compact: &str) -> String {
-    let mut out = String::with_capacity(compact.len() * 2);
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    let newline = |out: &mut String, depth: usize| {
-        out.push('\n');
-        out.extend(std::iter::repeat_n(' ', depth * 2));
-    };
-    for c in compact.chars() {
-        if in_string {
-            out.push(c);
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
-            '{' | '[' => {
-                out.push(c);
-                depth += 1;
-                newline(&mut out, depth);
-            }
-            '}' | ']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(c);
-            }
-            ',' => {
-                out.push(c);
-                newline(&mut out, depth);
-            }
-            ':' => out.push_str(": "),
-            _ => out.push(c),
-        }
-    }
-    out
+    Ok((sample::indent(&body), signature))
 }
 
 /// `send`: POSTs the delivery and prints the answer; fails unless it is a 2xx.

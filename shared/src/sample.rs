@@ -45,6 +45,52 @@ pub fn result_of(body: &str) -> &str {
     body.get(start..body.len().saturating_sub(1)).unwrap_or_default()
 }
 
+/// Re-indents compact JSON, two spaces a level, changing nothing but whitespace (a
+/// serde_json round trip would sort keys and re-print numbers).
+pub fn indent(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() * 2);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n(' ', depth * 2));
+    };
+    for c in compact.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +104,10 @@ mod tests {
         assert_eq!(d.result_bytes().unwrap(), result_of(&b).as_bytes());
         let Route::Files(_, entries) = d.route() else { panic!() };
         assert_eq!(entries.len(), 50);
+        let pretty = indent(&b);
+        assert!(pretty.len() > b.len());
+        let reparsed = Delivery::parse(pretty.as_bytes()).unwrap();
+        assert_eq!(crate::ecma::stringify(reparsed.result_bytes().unwrap()).unwrap(), result_of(&b).as_bytes());
         let small = body("extraction.failed", 1, 2_000);
         assert!((1_500..2_500).contains(&small.len()), "{}", small.len());
     }
