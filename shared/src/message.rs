@@ -1,6 +1,6 @@
 //! The SNS message for a confirmed or failed file entry (CONTRACT §4).
 
-use sha2::{Digest, Sha256};
+use aws_lc_rs::digest::{self, SHA256};
 
 use crate::delivery::{Entry, EventKind};
 use crate::json::{write_string, Raw};
@@ -31,11 +31,11 @@ impl Topic {
 
 /// Lowercase hex SHA-256 of the event name, a newline, then the stored bytes.
 pub fn event_id(event: &[u8], stored: &[u8]) -> String {
-    let mut h = Sha256::new();
+    let mut h = digest::Context::new(&SHA256);
     h.update(event);
     h.update(b"\n");
     h.update(stored);
-    hex(&h.finalize())
+    hex(h.finish().as_ref())
 }
 
 /// Lowercase hex of bytes.
@@ -233,7 +233,7 @@ fn group_id(extraction_id: Option<Raw<'_>>) -> String {
         Some(id) if id.len() <= 128 && id.iter().all(|b| (0x21..=0x7E).contains(b)) => {
             String::from_utf8_lossy(&id).into_owned()
         }
-        Some(id) => hex(&Sha256::digest(&id)),
+        Some(id) => hex(digest::digest(&SHA256, &id).as_ref()),
         None => NONE.to_owned(),
     }
 }
@@ -242,6 +242,7 @@ fn group_id(extraction_id: Option<Raw<'_>>) -> String {
 mod tests {
     use super::*;
     use crate::delivery::{Delivery, Route};
+    use sha2::{Digest, Sha256};
 
     const AT: Pointer<'static> = Pointer {
         bucket: "b",

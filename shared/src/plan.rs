@@ -1,7 +1,7 @@
 //! The routing plan: every S3 object and SNS message one delivery asks for (CONTRACT §3-4).
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
+use aws_lc_rs::digest::{digest, SHA256};
 use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, Route};
@@ -71,7 +71,7 @@ impl Plan {
                 &to.prefix,
                 at.to_offset(time::UtcOffset::UTC).date(),
                 &archive_event,
-                &hex(&Sha256::digest(body)),
+                &hex(digest(&SHA256, body).as_ref()),
             ),
             body: body.clone(),
             event_id: event_id(name.as_deref().unwrap_or_default(), body),
@@ -125,6 +125,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     /// 2026-03-07T23:59:59.5+02:00, which is 21:59:59.500 UTC the same day.
     fn at() -> OffsetDateTime {

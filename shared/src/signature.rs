@@ -2,10 +2,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+use aws_lc_rs::hmac;
 
 /// The prefix of Extracta API keys; one leading occurrence is not part of the HMAC key.
 pub const KEY_PREFIX: &str = "E_AI_K_";
@@ -21,7 +18,7 @@ pub enum SecretError {
 /// One webhook secret, kept as the HMAC key it yields. Prints as `[redacted]`.
 #[derive(Clone)]
 pub struct Secret {
-    key: Vec<u8>,
+    key: hmac::Key,
 }
 
 impl Secret {
@@ -32,9 +29,7 @@ impl Secret {
         if key.is_empty() {
             return Err(SecretError::Empty);
         }
-        Ok(Secret {
-            key: key.as_bytes().to_vec(),
-        })
+        Ok(Secret { key: hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()) })
     }
 
     /// Several secrets from comma-separated text (rotation: any one may sign).
@@ -44,20 +39,12 @@ impl Secret {
 
     /// The signature Extracta would send for these exact `result` bytes.
     pub fn sign(&self, result: &[u8]) -> String {
-        STANDARD.encode(self.mac(result).finalize().into_bytes())
-    }
-
-    fn mac(&self, message: &[u8]) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(message);
-        mac
+        STANDARD.encode(hmac::sign(&self.key, result))
     }
 
     /// Constant-time check of `tag` against the HMAC of `message`.
     fn matches(&self, message: &[u8], tag: &[u8]) -> bool {
-        self.mac(message).verify_slice(tag).is_ok()
+        hmac::verify(&self.key, message, tag).is_ok()
     }
 }
 
@@ -141,8 +128,9 @@ mod tests {
         assert_eq!(Secret::new("E_AI_K_abc").unwrap().sign(b"[]"), plain.sign(b"[]"));
         assert_eq!(Secret::new("  E_AI_K_abc \n").unwrap().sign(b"[]"), plain.sign(b"[]"));
         // Only a leading prefix, and only once: the rest is key.
+        use ::hmac::{Hmac, Mac};
         let raw_key = |key: &str| {
-            let mut mac = <HmacSha256 as Mac>::new_from_slice(key.as_bytes()).unwrap();
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
             mac.update(b"[]");
             STANDARD.encode(mac.finalize().into_bytes())
         };
