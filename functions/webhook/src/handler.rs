@@ -8,13 +8,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
-use shared::delivery::{Delivery, MalformedBody, Route};
+use shared::delivery::{Delivery, EventKind, MalformedBody, Route};
 use shared::keys::event_component;
 use shared::pipeline::{execute, DownstreamError, EventPublisher, ResultStore};
 use shared::plan::{Destination, Plan};
 use shared::signature::{SignatureError, Verifier};
 use time::OffsetDateTime;
 use tracing::{info, warn};
+
+use crate::metrics::RequestMetrics;
 
 /// The signature header (HTTP header names are case-insensitive).
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
@@ -115,10 +117,12 @@ pub struct Handler<S, P> {
     pub publisher: P,
 }
 
-/// The counts the summary log line and the 200 body report.
+/// The counts the summary log line, the metrics and the 200 body report.
 #[derive(Debug, Default)]
 struct Summary {
     event: Option<String>,
+    kind: Option<EventKind>,
+    authenticated: bool,
     files: usize,
     stored: usize,
     published: usize,
@@ -129,25 +133,42 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
     pub async fn handle(&self, method: &Method, headers: &HeaderMap, body: IncomingBody) -> Reply {
         let started = Instant::now();
         let mut summary = Summary::default();
-        let reply = match self.process(method, headers, body, &mut summary).await {
-            Ok(reply) => reply,
+        let outcome = self.process(method, headers, body, &mut summary).await;
+        let reply = match &outcome {
+            Ok(reply) => reply.clone(),
             Err(rejection) => {
-                match &rejection {
+                match rejection {
                     Rejection::Downstream(e) => warn!(error = %e, "delivery not completed; the sender should retry"),
                     other => warn!(reason = %other, "delivery rejected"),
                 }
                 rejection.reply()
             }
         };
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         info!(
             event = summary.event.as_deref(),
             files = summary.files,
             stored = summary.stored,
             published = summary.published,
             status = reply.status.as_u16(),
-            "durationMs" = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "durationMs" = latency_ms,
             "request"
         );
+        let rejection = outcome.as_ref().err();
+        RequestMetrics {
+            event: summary.kind,
+            authenticated: summary.authenticated,
+            files: summary.files,
+            published: summary.published,
+            signature_failure: matches!(rejection, Some(Rejection::Signature(_))),
+            bad_request: matches!(
+                rejection,
+                Some(Rejection::Method | Rejection::TooLarge(_) | Rejection::BadBase64 | Rejection::Malformed(_))
+            ),
+            downstream_failure: matches!(rejection, Some(Rejection::Downstream(_))),
+            latency_ms,
+        }
+        .emit();
         reply
     }
 
@@ -171,14 +192,15 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
         };
         let delivery = Delivery::parse(&body)?;
         self.verify(headers, &delivery)?;
+        summary.authenticated = true;
 
         let event = delivery.event_name();
         // Logged in its key-safe form: printable, and never more than the sender chose.
         summary.event = event.as_deref().map(|e| event_component(Some(e)));
         let plan = Plan::new(&body, &delivery, &self.destination, OffsetDateTime::now_utc());
-        summary.files = match delivery.route() {
-            Route::Files(_, entries) => entries.len(),
-            Route::ArchiveOnly => 0,
+        (summary.kind, summary.files) = match delivery.route() {
+            Route::Files(kind, entries) => (Some(kind), entries.len()),
+            Route::ArchiveOnly => (None, 0),
         };
         let outcome = execute(&plan, &self.store, &self.publisher, self.max_concurrency).await?;
         summary.stored = plan.files.len();

@@ -5,6 +5,7 @@
 mod config;
 mod handler;
 mod http;
+mod metrics;
 
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
