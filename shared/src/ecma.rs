@@ -6,13 +6,15 @@
 //! ascending order, the first position and last value of a repeated key, Number::toString,
 //! and `JSON.stringify`'s string escaping (lone surrogates included).
 //!
-//! The text is read with [`crate::json::Scanner`] into a small tree (objects must be seen
-//! whole before their keys can be ordered), then written out. Both walks recurse, bounded
-//! by [`MAX_DEPTH`].
+//! This runs on unauthenticated bodies, so it builds no value tree (a tree of a 6 MiB
+//! `[0,0,...]` costs over 100 MB). One walk of [`crate::json::Scanner`] writes every value
+//! in input order; an object whose members must move (an array-index key out of place, a
+//! repeated key) is noted as a region with its members' new order, and a second pass copies
+//! the bytes out in that order. Memory stays within twice the output plus a few words per
+//! member of a moved object; time is linear, but for sorting the keys of large objects.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use crate::json::{JsonError, Kind, Scanner, MAX_DEPTH};
 
@@ -21,66 +23,86 @@ use crate::json::{JsonError, Kind, Scanner, MAX_DEPTH};
 /// The input must be a single JSON value (whitespace around it allowed); anything else, or
 /// nesting deeper than [`MAX_DEPTH`], is an error. The output is UTF-8.
 pub fn stringify(json: &[u8]) -> Result<Vec<u8>, JsonError> {
-    let mut reader = Reader {
+    let mut w = Writer {
         sc: Scanner::new(json)?,
         base: json,
+        raw: Vec::with_capacity(json.len()),
+        members: Vec::new(),
+        regions: Vec::new(),
+        pieces: Vec::new(),
+        order: Vec::new(),
+        finals: Vec::new(),
     };
-    let value = reader.value(0)?;
-    reader.sc.finish()?;
-    let mut out = Vec::with_capacity(json.len());
-    write_value(&mut out, &value);
-    Ok(out)
+    w.value(0)?;
+    w.sc.finish()?;
+    Ok(w.into_output())
 }
 
-/// A parsed value; strings are WTF-8 and borrow the input when they hold no escape.
-enum Value<'a> {
-    /// `true`, `false` or `null`, written as they stand.
-    Literal(&'a [u8]),
-    Number(f64),
-    String(Cow<'a, [u8]>),
-    Array(Vec<Value<'a>>),
-    /// Members in order of first insertion, each key once with its last value.
-    Object(Vec<(Cow<'a, [u8]>, Value<'a>)>),
+/// One member of an object, as written: `"key":value` at `key.0..end` of the output.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    /// Where the key stands, quotes included. JSON.stringify's escaping is one-to-one, so
+    /// two keys are the same key exactly when these bytes are equal.
+    key: (usize, usize),
+    end: usize,
 }
 
-/// Builds the value tree from the scanner, with JSON.parse's semantics.
-struct Reader<'a> {
+/// An object whose members are written in input order but must come out in another.
+#[derive(Debug)]
+struct Region {
+    /// Where the object stands in the input-order output, braces included.
+    span: Range<usize>,
+    /// Its members in their final order, as indices into `Writer::pieces`.
+    pieces: Range<usize>,
+}
+
+/// Serializes while scanning; see the module comment.
+struct Writer<'a> {
     sc: Scanner<'a>,
     base: &'a [u8],
+    /// Every value serialized, objects with their members in input order.
+    raw: Vec<u8>,
+    /// The members of the objects still open, innermost last.
+    members: Vec<Member>,
+    /// Objects to reorder, in the order they closed.
+    regions: Vec<Region>,
+    /// Byte ranges of `raw` (whole members) making up the regions, in final order.
+    pieces: Vec<(usize, usize)>,
+    /// Scratch for `settle`: member indices sorted by key.
+    order: Vec<usize>,
+    /// Scratch for `settle`: (sort key, member index) of each distinct key.
+    finals: Vec<((bool, u64), usize)>,
 }
 
-impl<'a> Reader<'a> {
-    /// Reads the next value; `depth` counts the containers it stands in.
-    fn value(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+impl<'a> Writer<'a> {
+    /// Serializes the next value; `depth` counts the containers it stands in.
+    fn value(&mut self, depth: usize) -> Result<(), JsonError> {
         match self.sc.peek()? {
             Kind::Array => {
                 if depth >= MAX_DEPTH {
                     return Err(JsonError::TooDeep);
                 }
                 let mut seq = self.sc.array_start()?;
-                let mut items = Vec::new();
+                self.raw.push(b'[');
+                let mut first = true;
                 while self.sc.next_element(&mut seq)? {
-                    items.push(self.value(depth + 1)?);
+                    if !std::mem::replace(&mut first, false) {
+                        self.raw.push(b',');
+                    }
+                    self.value(depth + 1)?;
                 }
-                Ok(Value::Array(items))
+                self.raw.push(b']');
             }
-            Kind::Object => {
-                if depth >= MAX_DEPTH {
-                    return Err(JsonError::TooDeep);
-                }
-                let mut seq = self.sc.object_start()?;
-                let mut members = Members::default();
-                while let Some(key) = self.sc.next_key(&mut seq)? {
-                    let name = key.string_value().ok_or_else(|| self.invalid(key.bytes()))?;
-                    let value = self.value(depth + 1)?;
-                    members.insert(name, value);
-                }
-                Ok(Value::Object(members.entries))
-            }
+            Kind::Object => self.object(depth)?,
             Kind::String => {
                 let raw = self.sc.skip_value(depth)?;
-                let s = raw.string_value().ok_or_else(|| self.invalid(raw.bytes()))?;
-                Ok(Value::String(s))
+                if raw.bytes().contains(&b'\\') {
+                    let s = raw.string_value().ok_or_else(|| self.invalid(raw.bytes()))?;
+                    write_string(&mut self.raw, &s);
+                } else {
+                    // Without escapes a valid JSON string is already in JSON.stringify's form.
+                    self.raw.extend_from_slice(raw.bytes());
+                }
             }
             Kind::Number => {
                 let raw = self.sc.skip_value(depth)?;
@@ -90,101 +112,176 @@ impl<'a> Reader<'a> {
                     .ok()
                     .and_then(|t| t.parse::<f64>().ok())
                     .ok_or_else(|| self.invalid(raw.bytes()))?;
-                Ok(Value::Number(n))
+                write_number(&mut self.raw, n);
             }
-            Kind::Bool | Kind::Null => Ok(Value::Literal(self.sc.skip_value(depth)?.bytes())),
+            Kind::Bool | Kind::Null => {
+                let raw = self.sc.skip_value(depth)?;
+                self.raw.extend_from_slice(raw.bytes());
+            }
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, depth: usize) -> Result<(), JsonError> {
+        if depth >= MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        let mut seq = self.sc.object_start()?;
+        let start = self.raw.len();
+        self.raw.push(b'{');
+        let first = self.members.len();
+        while let Some(key) = self.sc.next_key(&mut seq)? {
+            if self.members.len() > first {
+                self.raw.push(b',');
+            }
+            let key_start = self.raw.len();
+            let name = key.string_value().ok_or_else(|| self.invalid(key.bytes()))?;
+            write_string(&mut self.raw, &name);
+            let key_end = self.raw.len();
+            self.raw.push(b':');
+            self.value(depth + 1)?;
+            self.members.push(Member {
+                key: (key_start, key_end),
+                end: self.raw.len(),
+            });
+        }
+        self.raw.push(b'}');
+        self.settle(start, first);
+        self.members.truncate(first);
+        Ok(())
+    }
+
+    /// Decides the final order of the object just written (`members[first..]`) and, if it
+    /// differs from the input order, records it as a region.
+    fn settle(&mut self, start: usize, first: usize) {
+        let Writer {
+            raw,
+            members,
+            regions,
+            pieces,
+            order,
+            finals,
+            ..
+        } = self;
+        let raw: &[u8] = raw;
+        let members = members.get(first..).unwrap_or_default();
+        let key = move |m: &Member| -> &[u8] { raw.get(m.key.0..m.key.1).unwrap_or_default() };
+        // A key is an array index if its written form is (quoted) digits only.
+        let index = move |m: &Member| {
+            let quoted = key(m);
+            array_index(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default())
+        };
+
+        // Already in order: array indices, strictly ascending, before any other key...
+        let mut in_order = true;
+        let mut last_index = None;
+        let mut named = false;
+        for m in members {
+            match index(m) {
+                Some(i) => {
+                    in_order &= !named && last_index.is_none_or(|last| last < i);
+                    last_index = Some(i);
+                }
+                None => named = true,
+            }
+        }
+        // ...and no key repeated.
+        order.clear();
+        order.extend(0..members.len());
+        if in_order {
+            let repeated = if members.len() <= 16 {
+                members
+                    .iter()
+                    .enumerate()
+                    .any(|(i, a)| members.iter().take(i).any(|b| key(a) == key(b)))
+            } else {
+                order.sort_by(|&a, &b| key_of(members, a, &key).cmp(key_of(members, b, &key)));
+                order
+                    .windows(2)
+                    .any(|w| matches!(w, [a, b] if key_of(members, *a, &key) == key_of(members, *b, &key)))
+            };
+            if !repeated {
+                return;
+            }
+        }
+        // Group equal keys (a stable sort keeps each group in input order): each takes the
+        // position of its first occurrence and the value of its last.
+        order.sort_by(|&a, &b| key_of(members, a, &key).cmp(key_of(members, b, &key)));
+        finals.clear();
+        for group in order.chunk_by(|&a, &b| key_of(members, a, &key) == key_of(members, b, &key)) {
+            let (Some(&head), Some(&last)) = (group.first(), group.last()) else {
+                continue;
+            };
+            let Some(m) = members.get(head) else { continue };
+            // Array indices first by value, then the other keys by first position.
+            let rank = match index(m) {
+                Some(i) => (false, u64::from(i)),
+                None => (true, head as u64),
+            };
+            finals.push((rank, last));
+        }
+        finals.sort_unstable_by_key(|&(rank, _)| rank);
+        let from = pieces.len();
+        for &(_, last) in finals.iter() {
+            if let Some(m) = members.get(last) {
+                pieces.push((m.key.0, m.end));
+            }
+        }
+        regions.push(Region {
+            span: start..raw.len(),
+            pieces: from..pieces.len(),
+        });
+    }
+
+    /// The final bytes: `raw` itself, or `raw` with every region's members reordered.
+    fn into_output(mut self) -> Vec<u8> {
+        if self.regions.is_empty() {
+            return self.raw;
+        }
+        // Regions nest like the objects they are; sorted by start, an outer one comes first.
+        self.regions.sort_unstable_by_key(|r| r.span.start);
+        let mut out = Vec::with_capacity(self.raw.len());
+        self.copy(&mut out, 0..self.raw.len());
+        out
+    }
+
+    /// Copies `raw[range]`, writing each region met in its final order.
+    fn copy(&self, out: &mut Vec<u8>, range: Range<usize>) {
+        let mut at = range.start;
+        while at < range.end {
+            let next = self.regions.partition_point(|r| r.span.start < at);
+            match self.regions.get(next) {
+                Some(region) if region.span.start < range.end => {
+                    out.extend_from_slice(self.raw.get(at..region.span.start).unwrap_or_default());
+                    out.push(b'{');
+                    let pieces = self.pieces.get(region.pieces.clone()).unwrap_or_default();
+                    for (i, &(from, to)) in pieces.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        self.copy(out, from..to);
+                    }
+                    out.push(b'}');
+                    at = region.span.end;
+                }
+                _ => {
+                    out.extend_from_slice(self.raw.get(at..range.end).unwrap_or_default());
+                    at = range.end;
+                }
+            }
         }
     }
 
-    /// A syntax error at `part`, a slice the scanner accepted but this reader cannot use.
+    /// A syntax error at `part`, a slice the scanner accepted but this writer cannot use.
     fn invalid(&self, part: &[u8]) -> JsonError {
         let offset = (part.as_ptr() as usize).saturating_sub(self.base.as_ptr() as usize);
         JsonError::Syntax { offset }
     }
 }
 
-/// Objects with more members than this get a hash index for repeated-key lookups.
-const LINEAR_LOOKUP_MAX: usize = 16;
-
-/// An object under construction: JSON.parse's `CreateDataProperty` for each member.
-#[derive(Default)]
-struct Members<'a> {
-    entries: Vec<(Cow<'a, [u8]>, Value<'a>)>,
-    /// Key to position in `entries`, once the object outgrows a linear scan.
-    index: Option<HashMap<Cow<'a, [u8]>, usize>>,
-}
-
-impl<'a> Members<'a> {
-    /// Adds a member; a repeated key keeps its first position and takes the new value.
-    fn insert(&mut self, key: Cow<'a, [u8]>, value: Value<'a>) {
-        let found = match &self.index {
-            Some(index) => index.get(&key).copied(),
-            None => self.entries.iter().position(|(k, _)| *k == key),
-        };
-        if let Some(slot) = found.and_then(|at| self.entries.get_mut(at)) {
-            slot.1 = value;
-            return;
-        }
-        if let Some(index) = &mut self.index {
-            index.insert(key.clone(), self.entries.len());
-        } else if self.entries.len() >= LINEAR_LOOKUP_MAX {
-            let mut index: HashMap<_, _> = self
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(at, (k, _))| (k.clone(), at))
-                .collect();
-            index.insert(key.clone(), self.entries.len());
-            self.index = Some(index);
-        }
-        self.entries.push((key, value));
-    }
-}
-
-fn write_value(out: &mut Vec<u8>, value: &Value<'_>) {
-    match value {
-        Value::Literal(text) => out.extend_from_slice(text),
-        Value::Number(n) => write_number(out, *n),
-        Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item);
-            }
-            out.push(b']');
-        }
-        Value::Object(entries) => write_object(out, entries),
-    }
-}
-
-/// Writes an object's members in ECMAScript's own-property order.
-fn write_object(out: &mut Vec<u8>, entries: &[(Cow<'_, [u8]>, Value<'_>)]) {
-    out.push(b'{');
-    let mut first = true;
-    let mut member = |out: &mut Vec<u8>, key: &[u8], value: &Value<'_>| {
-        if !std::mem::replace(&mut first, false) {
-            out.push(b',');
-        }
-        write_string(out, key);
-        out.push(b':');
-        write_value(out, value);
-    };
-    // Array indices first, ascending; keys are unique here, so an unstable sort is exact.
-    let mut indices: Vec<(u32, &[u8], &Value<'_>)> = entries
-        .iter()
-        .filter_map(|(k, v)| array_index(k).map(|i| (i, &**k, v)))
-        .collect();
-    indices.sort_unstable_by_key(|&(i, _, _)| i);
-    for (_, key, value) in indices {
-        member(out, key, value);
-    }
-    for (key, value) in entries.iter().filter(|(k, _)| array_index(k).is_none()) {
-        member(out, key, value);
-    }
-    out.push(b'}');
+/// The written key of `members[i]`.
+fn key_of<'r>(members: &[Member], i: usize, key: &impl Fn(&Member) -> &'r [u8]) -> &'r [u8] {
+    members.get(i).map(key).unwrap_or_default()
 }
 
 /// The key's value if it is an array index: the canonical decimal form of an integer
@@ -242,7 +339,7 @@ fn write_string(out: &mut Vec<u8>, s: &[u8]) {
             _ => {
                 out.extend_from_slice(b"\\u");
                 for shift in [12, 8, 4, 0] {
-                    out.push(HEX[usize::from((unit >> shift) & 0xF)]);
+                    out.push(HEX.get(usize::from((unit >> shift) & 0xF)).copied().unwrap_or(b'0'));
                 }
             }
         }
@@ -266,8 +363,8 @@ fn write_number(out: &mut Vec<u8>, n: f64) {
     if n < 0.0 {
         out.push(b'-');
     }
-    // `{:e}` prints the shortest digits that round-trip (closest to the value on a tie of
-    // length), which is what ECMAScript asks for: "d[.ddd]eX".
+    // `{:e}` prints "d[.ddd]eX" with the fewest digits that read back as the value, the
+    // closest such: ECMAScript's choice too, except on exact ties (see break_tie_to_even).
     let mut sci = SmallBuf::default();
     if write!(sci, "{:e}", n.abs()).is_err() {
         out.extend_from_slice(b"null"); // unreachable: 32 bytes hold any f64 in this form
@@ -288,7 +385,9 @@ fn write_number(out: &mut Vec<u8>, n: f64) {
             k += 1;
         }
     }
-    let digits = digits.get(..k).unwrap_or_default();
+    let digits = digits.get_mut(..k).unwrap_or_default();
+    break_tie_to_even(n.abs(), digits, exponent);
+    let digits = &*digits;
     // ECMAScript: the value is 0.d1d2...dk × 10^n, with k digits.
     let k = k as i32; // at most 24
     let n = exponent + 1;
@@ -315,11 +414,80 @@ fn write_number(out: &mut Vec<u8>, n: f64) {
             out.extend_from_slice(rest);
         }
         out.push(b'e');
-        out.push(if n - 1 >= 0 { b'+' } else { b'-' });
+        out.push(if n > 0 { b'+' } else { b'-' });
         let mut exp = SmallBuf::default();
         // Writing an i32 into 32 bytes cannot fail.
         let _ = write!(exp, "{}", (n - 1).unsigned_abs());
         out.extend_from_slice(exp.as_bytes());
+    }
+}
+
+/// Applies ECMAScript's tie rule to Rust's shortest digits of `x` (`d.ddd × 10^exponent`).
+///
+/// Both pick, among the shortest digit strings that read back as `x`, the one closest to
+/// `x`; when `x` lies exactly halfway between two of them, Rust rounds up and ECMAScript
+/// takes the even one (`123932407648950.625` prints as `...950.62`, not `...950.63`).
+fn break_tie_to_even(x: f64, digits: &mut [u8], exponent: i32) {
+    let Some(last) = digits.last_mut() else { return };
+    if (*last - b'0') % 2 == 0 || digits.len() > 17 {
+        return;
+    }
+    let t = digits.iter().fold(0u64, |t, d| t * 10 + u64::from(d - b'0'));
+    let r = exponent + 1 - digits.len() as i32; // t × 10^r is the value of the digits
+    let (down, up) = (2 * t - 1, 2 * t + 1); // twice the midpoints below and above
+    let step: i8 = if is_half_of(x, down, r) {
+        -1
+    } else if is_half_of(x, up, r) && *digits.last().unwrap_or(&b'9') != b'9' {
+        1
+    } else {
+        return;
+    };
+    // The neighbour is as close as Rust's pick; it is only a candidate if it reads back as
+    // `x` (just above a power of two the gap below is half the gap above).
+    let mut candidate = SmallBuf::default();
+    for (i, &d) in digits.iter().enumerate() {
+        let d = if i + 1 == digits.len() {
+            d.wrapping_add_signed(step)
+        } else {
+            d
+        };
+        let _ = candidate.write_char(char::from(d));
+    }
+    let _ = write!(candidate, "e{r}");
+    let reads_back = std::str::from_utf8(candidate.as_bytes())
+        .ok()
+        .and_then(|c| c.parse::<f64>().ok())
+        .is_some_and(|c| c == x);
+    if let (true, Some(last)) = (reads_back, digits.last_mut()) {
+        *last = last.wrapping_add_signed(step);
+    }
+}
+
+/// Whether `x` is exactly `n × 10^r / 2`, for an odd `n`.
+fn is_half_of(x: f64, n: u64, r: i32) -> bool {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7FF) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut q) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    let zeros = m.trailing_zeros();
+    m >>= zeros;
+    q += zeros as i32;
+    // x = m × 2^q and n × 10^r / 2 = n × 5^r × 2^(r-1), with m and n odd: the powers of
+    // two must match, then the odd parts.
+    if q != r - 1 {
+        return false;
+    }
+    let (m, n) = (u128::from(m), u128::from(n));
+    match u32::try_from(r) {
+        Ok(r) => 5u128.checked_pow(r).and_then(|p| p.checked_mul(n)) == Some(m),
+        Err(_) => 5u128.checked_pow(r.unsigned_abs()).and_then(|p| p.checked_mul(m)) == Some(n),
     }
 }
 
@@ -347,6 +515,7 @@ impl std::fmt::Write for SmallBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -380,7 +549,7 @@ mod tests {
         assert_eq!(js(r#"{"a":1,"b":2,"\u0061":{"x":[]}}"#), r#"{"a":{"x":[]},"b":2}"#);
         assert_eq!(js(r#"{"5":1,"z":2,"5":3}"#), r#"{"5":3,"z":2}"#);
         assert_eq!(js(r#"{"__proto__":1,"__proto__":2}"#), r#"{"__proto__":2}"#);
-        // GIVEN an object large enough to switch to the hash index
+        // GIVEN an object large enough to be checked for repeats by sorting
         // THEN a repeat still lands in its first slot.
         let mut text = String::from("{");
         for i in 0..40 {
@@ -418,6 +587,10 @@ mod tests {
             ("-1.25", "-1.25"),
             ("123.456", "123.456"),
             ("-12.5E+2", "-1250"),
+            // Exactly halfway between two shortest candidates: the even one.
+            ("123932407648950.625", "123932407648950.62"),
+            ("-1962943520651105.25", "-1962943520651105.2"),
+            ("1962943520651105.75", "1962943520651105.8"),
         ] {
             assert_eq!(js(input), expected, "{input}");
         }
@@ -473,16 +646,19 @@ mod tests {
 
     #[test]
     fn ecma_max_depth_fits_a_tokio_worker_stack() {
-        // GIVEN the deepest text accepted, alternating objects and arrays
-        let mut text = String::new();
+        // GIVEN the deepest text accepted, alternating arrays and objects, where every
+        // object must be reordered (so the second pass recurses as deep as the first)
+        let (mut text, mut expected) = (String::new(), String::new());
         for i in 0..MAX_DEPTH {
-            text.push_str(if i % 2 == 0 { "{\"k\":" } else { "[0," });
+            text.push_str(if i % 2 == 0 { "[0," } else { "{\"z\":1,\"1\":" });
+            expected.push_str(if i % 2 == 0 { "[0," } else { "{\"0\":0,\"1\":" });
         }
         text.push_str("null");
+        expected.push_str("null");
         for i in (0..MAX_DEPTH).rev() {
-            text.push(if i % 2 == 0 { '}' } else { ']' });
+            text.push_str(if i % 2 == 0 { "]" } else { ",\"0\":0}" });
+            expected.push_str(if i % 2 == 0 { "]" } else { ",\"z\":1}" });
         }
-        let expected = text.clone();
         // WHEN it is re-serialized on a thread with tokio's 2 MiB worker stack
         let out = std::thread::Builder::new()
             .stack_size(2 * 1024 * 1024)
@@ -490,8 +666,26 @@ mod tests {
             .unwrap()
             .join()
             .expect("stringify overflowed a 2 MiB stack");
-        // THEN it completes (and the text was already in Node's form)
+        // THEN it completes
         assert_eq!(String::from_utf8(out.unwrap()).unwrap(), expected);
+    }
+
+    #[test]
+    fn ecma_reorders_nested_objects_independently() {
+        // Reordered objects inside reordered objects, inside arrays, next to ordered ones.
+        assert_eq!(
+            js(r#"[{"b":{"y":1,"3":{"q":0,"0":[{"k":1,"k":2}]},"x":2},"1":[{"z":0,"2":1}],"a":{"c":1}},{"d":4}]"#),
+            r#"[{"1":[{"2":1,"z":0}],"b":{"3":{"0":[{"k":2}],"q":0},"y":1,"x":2},"a":{"c":1}},{"d":4}]"#
+        );
+        // A repeated key whose earlier value held a reordered object: only the last stays.
+        assert_eq!(
+            js(r#"{"a":{"z":0,"0":1},"b":2,"a":{"1":1,"y":0}}"#),
+            r#"{"a":{"1":1,"y":0},"b":2}"#
+        );
+        // Index keys already first and ascending, no repeats: nothing moves.
+        assert_eq!(js(r#"{"0":[],"7":{},"x":{"1":0}}"#), r#"{"0":[],"7":{},"x":{"1":0}}"#);
+        assert_eq!(js(r#"{"7":0,"7":1}"#), r#"{"7":1}"#);
+        assert_eq!(js(r#"{"7":0,"0":1}"#), r#"{"0":1,"7":0}"#);
     }
 
     #[test]

@@ -177,6 +177,35 @@ fn push_wtf8(out: &mut Vec<u8>, code: u32) {
     }
 }
 
+/// The offset of the first byte at or after `pos` that [`write_string`] may have to
+/// escape (`"`, `\`, a control character, or `0xED`, which leads a surrogate), eight
+/// bytes at a time like [`string_stop`].
+#[inline(always)]
+fn escape_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let lead = word ^ (ONES * 0xED);
+        let stops = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (lead.wrapping_sub(ONES) & !lead)
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
+        if stops != 0 {
+            return Some(pos + (stops.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    while let Some(&b) = bytes.get(pos) {
+        if b < 0x20 || matches!(b, b'"' | b'\\' | 0xED) {
+            return Some(pos);
+        }
+        pos += 1;
+    }
+    None
+}
+
 /// Appends `value` (WTF-8) as a JSON string literal, escaped as `JSON.stringify` does:
 /// `\"`, `\\`, `\b \f \n \r \t`, other controls and lone surrogates as lowercase `\uXXXX`.
 pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
@@ -185,7 +214,8 @@ pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
     let mut run = 0; // start of the bytes not yet copied
     let mut i = 0;
-    while i < value.len() {
+    while let Some(stop) = escape_stop(value, i) {
+        i = stop;
         let b = value[i];
         let escape: Option<&[u8]> = match b {
             b'"' => Some(b"\\\""),
@@ -225,7 +255,8 @@ pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
             ]);
             i += 1;
         }
-        run = i.min(value.len());
+        i = i.min(value.len());
+        run = i;
     }
     out.extend_from_slice(&value[run..]);
     out.push(b'"');
@@ -243,6 +274,153 @@ static STRING_STOP: [bool; 256] = {
     t[b'\\' as usize] = true;
     t
 };
+
+/// `0x01` in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The offset of the first `"`, `\` or control character at or after `pos`, looked for
+/// eight bytes at a time (SWAR): most of a body is string contents.
+///
+/// In each mask a byte's high bit is set where the byte matches; a borrow can only carry
+/// a false match *above* a true one, so the lowest set bit is always a true match.
+#[inline(always)]
+fn string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let stops = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
+        if stops != 0 {
+            // The byte index of the lowest set bit: at most 7.
+            return Some(pos + (stops.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    while let Some(&b) = bytes.get(pos) {
+        if STRING_STOP[usize::from(b)] {
+            return Some(pos);
+        }
+        pos += 1;
+    }
+    None
+}
+
+/// The offset of the first byte at or after `pos` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(&b) = bytes.get(pos) {
+        // Compact bodies have no whitespace: one comparison decides the common case.
+        if b > b' ' || !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
+fn syntax_at(offset: usize) -> JsonError {
+    JsonError::Syntax { offset }
+}
+
+/// From the opening quote at `pos`, the offset just past the string's closing quote.
+#[inline(always)]
+fn string_end(bytes: &[u8], mut pos: usize) -> Result<usize, JsonError> {
+    pos += 1; // the opening quote
+    loop {
+        let Some(stop) = string_stop(bytes, pos) else {
+            return Err(syntax_at(bytes.len()));
+        };
+        pos = stop;
+        match bytes.get(pos) {
+            Some(b'"') => return Ok(pos + 1),
+            Some(b'\\') => {
+                pos += 1;
+                match bytes.get(pos) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => pos += 1,
+                    Some(b'u') => {
+                        pos += 1;
+                        if hex4(bytes, pos).is_none() {
+                            return Err(syntax_at(pos));
+                        }
+                        pos += 4;
+                    }
+                    _ => return Err(syntax_at(pos)),
+                }
+            }
+            _ => return Err(syntax_at(pos)), // a raw control character
+        }
+    }
+}
+
+/// From a key's opening quote at `pos`: the offsets just past the key and just past the
+/// `:` that follows it.
+#[inline(always)]
+fn key_end(bytes: &[u8], pos: usize) -> Result<(usize, usize), JsonError> {
+    if bytes.get(pos) != Some(&b'"') {
+        return Err(syntax_at(pos));
+    }
+    let end = string_end(bytes, pos)?;
+    let colon = skip_ws(bytes, end);
+    if bytes.get(colon) != Some(&b':') {
+        return Err(syntax_at(colon));
+    }
+    Ok((end, colon + 1))
+}
+
+fn digits_end(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(b'0'..=b'9') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// From the first byte of a number at `pos`, the offset just past it.
+#[inline(always)]
+fn number_end(bytes: &[u8], mut pos: usize) -> Result<usize, JsonError> {
+    if bytes.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match bytes.get(pos) {
+        Some(b'0') => pos += 1,
+        Some(b'1'..=b'9') => pos = digits_end(bytes, pos + 1),
+        _ => return Err(syntax_at(pos)),
+    }
+    if bytes.get(pos) == Some(&b'.') {
+        let end = digits_end(bytes, pos + 1);
+        if end == pos + 1 {
+            return Err(syntax_at(end));
+        }
+        pos = end;
+    }
+    if let Some(b'e' | b'E') = bytes.get(pos) {
+        pos += 1;
+        if let Some(b'+' | b'-') = bytes.get(pos) {
+            pos += 1;
+        }
+        let end = digits_end(bytes, pos);
+        if end == pos {
+            return Err(syntax_at(end));
+        }
+        pos = end;
+    }
+    Ok(pos)
+}
+
+/// From the first byte of `true`, `false` or `null` at `pos`, the offset just past it.
+fn literal_end(bytes: &[u8], pos: usize) -> Result<usize, JsonError> {
+    let rest = bytes.get(pos..).unwrap_or_default();
+    for word in [&b"true"[..], b"false", b"null"] {
+        if rest.starts_with(word) {
+            return Ok(pos + word.len());
+        }
+    }
+    Err(syntax_at(pos))
+}
 
 /// Where a walk through one array or object stands: before its first item or not.
 #[derive(Debug)]
@@ -269,13 +447,11 @@ impl<'a> Scanner<'a> {
     }
 
     fn syntax(&self) -> JsonError {
-        JsonError::Syntax { offset: self.pos }
+        syntax_at(self.pos)
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
+        self.pos = skip_ws(self.bytes, self.pos);
     }
 
     /// The kind of the next value, after skipping whitespace.
@@ -316,7 +492,13 @@ impl<'a> Scanner<'a> {
         if !self.advance(b'}', seq)? {
             return Ok(None);
         }
-        self.key().map(Some)
+        let start = self.pos;
+        let (end, after) = key_end(self.bytes, start)?;
+        self.pos = after;
+        Ok(Some(Raw {
+            text: self.bytes.get(start..end).unwrap_or_default(),
+            kind: Kind::String,
+        }))
     }
 
     /// Inside an array: whether another element follows (`false` at the `]`).
@@ -344,20 +526,6 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A member's key and the `:` after it.
-    fn key(&mut self) -> Result<Raw<'a>, JsonError> {
-        if self.bytes.get(self.pos) != Some(&b'"') {
-            return Err(self.syntax());
-        }
-        let key = self.string()?;
-        self.ws();
-        if self.bytes.get(self.pos) != Some(&b':') {
-            return Err(self.syntax());
-        }
-        self.pos += 1;
-        Ok(key)
-    }
-
     /// The current byte offset (after [`Scanner::peek`], the start of the next value).
     pub fn position(&self) -> usize {
         self.pos
@@ -383,16 +551,13 @@ impl<'a> Scanner<'a> {
     pub fn skip_value(&mut self, depth: usize) -> Result<Raw<'a>, JsonError> {
         let kind = self.peek()?;
         let start = self.pos;
-        match kind {
-            Kind::String => return self.string(),
-            Kind::Number => self.number()?,
-            Kind::Bool | Kind::Null => self.literal()?,
-            Kind::Object | Kind::Array => self.container(depth)?,
-        }
-        Ok(Raw {
-            text: &self.bytes[start..self.pos],
-            kind,
-        })
+        self.pos = match kind {
+            Kind::String => string_end(self.bytes, start)?,
+            Kind::Number => number_end(self.bytes, start)?,
+            Kind::Bool | Kind::Null => literal_end(self.bytes, start)?,
+            Kind::Object | Kind::Array => container_end(self.bytes, start, depth)?,
+        };
+        Ok(self.raw_since(start, kind))
     }
 
     /// Checks that nothing but whitespace follows.
@@ -404,129 +569,61 @@ impl<'a> Scanner<'a> {
             Err(self.syntax())
         }
     }
+}
 
-    /// Skips an object or array iteratively, so hostile nesting cannot overflow the stack.
-    fn container(&mut self, depth: usize) -> Result<(), JsonError> {
-        // One entry per open container: its closing byte and its cursor.
-        let mut open: Vec<(u8, Seq)> = Vec::new();
-        loop {
-            // Here a value is expected (the container itself on the first pass).
-            match self.peek()? {
-                Kind::Object | Kind::Array => {
-                    if depth + open.len() + 1 > MAX_DEPTH {
-                        return Err(JsonError::TooDeep);
-                    }
-                    let close = if self.bytes[self.pos] == b'{' { b'}' } else { b']' };
-                    self.pos += 1;
-                    open.push((close, Seq { first: true }));
+/// From the `{` or `[` at `pos`, the offset just past the container's closing bracket.
+///
+/// Iterative, with one byte of stack per open container, so hostile nesting cannot
+/// overflow the call stack; `depth` is the nesting of the container `pos` stands in.
+fn container_end(bytes: &[u8], mut pos: usize, depth: usize) -> Result<usize, JsonError> {
+    // The closing bracket of each open container, innermost last.
+    let mut open: Vec<u8> = Vec::new();
+    'value: loop {
+        // A value starts at `pos` (whitespace already skipped).
+        match bytes.get(pos) {
+            Some(&bracket @ (b'{' | b'[')) => {
+                if depth + open.len() + 1 > MAX_DEPTH {
+                    return Err(JsonError::TooDeep);
                 }
-                Kind::String => {
-                    self.string()?;
-                }
-                Kind::Number => self.number()?,
-                Kind::Bool | Kind::Null => self.literal()?,
-            }
-            // Move to the next value, closing every container that ends here.
-            loop {
-                let Some((close, seq)) = open.last_mut() else {
-                    return Ok(());
-                };
-                let close = *close;
-                if self.advance(close, seq)? {
+                let close = if bracket == b'{' { b'}' } else { b']' };
+                pos = skip_ws(bytes, pos + 1);
+                if bytes.get(pos) == Some(&close) {
+                    pos += 1; // empty: a whole value
+                } else {
+                    open.push(close);
                     if close == b'}' {
-                        self.key()?;
+                        pos = skip_ws(bytes, key_end(bytes, pos)?.1);
                     }
-                    break;
+                    continue 'value;
                 }
-                open.pop();
             }
+            Some(b'"') => pos = string_end(bytes, pos)?,
+            Some(b'-' | b'0'..=b'9') => pos = number_end(bytes, pos)?,
+            Some(b't' | b'f' | b'n') => pos = literal_end(bytes, pos)?,
+            _ => return Err(syntax_at(pos)),
         }
-    }
-
-    fn string(&mut self) -> Result<Raw<'a>, JsonError> {
-        let start = self.pos;
-        self.pos += 1; // the opening quote
+        // A value ended: close every container that ends here, then pass the `,` (and
+        // in an object the next key) before the next value.
         loop {
-            let rest = self.bytes.get(self.pos..).unwrap_or_default();
-            let run = rest.iter().position(|&b| STRING_STOP[usize::from(b)]);
-            let Some(run) = run else {
-                self.pos = self.bytes.len();
-                return Err(self.syntax());
+            let Some(&close) = open.last() else {
+                return Ok(pos);
             };
-            self.pos += run;
-            match self.bytes[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(Raw {
-                        text: &self.bytes[start..self.pos],
-                        kind: Kind::String,
-                    });
-                }
-                b'\\' => {
-                    self.pos += 1;
-                    match self.bytes.get(self.pos) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
-                        Some(b'u') => {
-                            self.pos += 1;
-                            if hex4(self.bytes, self.pos).is_none() {
-                                return Err(self.syntax());
-                            }
-                            self.pos += 4;
-                        }
-                        _ => return Err(self.syntax()),
+            pos = skip_ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b',') => {
+                    pos = skip_ws(bytes, pos + 1);
+                    if close == b'}' {
+                        pos = skip_ws(bytes, key_end(bytes, pos)?.1);
                     }
+                    continue 'value;
                 }
-                _ => return Err(self.syntax()), // a raw control character
+                Some(&b) if b == close => {
+                    pos += 1;
+                    open.pop();
+                }
+                _ => return Err(syntax_at(pos)),
             }
         }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
-        self.pos - start
-    }
-
-    fn number(&mut self) -> Result<(), JsonError> {
-        if self.bytes.get(self.pos) == Some(&b'-') {
-            self.pos += 1;
-        }
-        match self.bytes.get(self.pos) {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.syntax()),
-        }
-        if self.bytes.get(self.pos) == Some(&b'.') {
-            self.pos += 1;
-            if self.digits() == 0 {
-                return Err(self.syntax());
-            }
-        }
-        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.syntax());
-            }
-        }
-        Ok(())
-    }
-
-    fn literal(&mut self) -> Result<(), JsonError> {
-        let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        for word in [&b"true"[..], b"false", b"null"] {
-            if rest.starts_with(word) {
-                self.pos += word.len();
-                return Ok(());
-            }
-        }
-        Err(self.syntax())
     }
 }
 

@@ -15,5 +15,5 @@ pub mod keys;
 pub mod message;
 pub mod pipeline;
 pub mod plan;
-pub mod signature;
 pub mod sample;
+pub mod signature;

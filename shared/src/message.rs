@@ -41,12 +41,12 @@ pub fn event_id(event: &[u8], stored: &[u8]) -> String {
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xF)]));
-    }
-    s
+    let digits: Vec<u8> = bytes
+        .iter()
+        .flat_map(|&b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]])
+        .collect();
+    // Only ASCII hex digits were written.
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// One SNS message, ready to publish.
@@ -176,20 +176,21 @@ impl Body<'_, '_> {
         write_string(&mut out, self.kind.name().as_bytes());
         out.extend_from_slice(b",\"eventId\":");
         write_string(&mut out, self.event_id.as_bytes());
-        let mut fields = vec![
-            ("extractionId", f.extraction_id),
-            ("batchId", f.batch_id),
-            ("fileId", f.file_id),
-            ("fileName", f.file_name),
-            ("status", f.status),
-            ("url", f.url),
+        let last = match self.kind {
+            EventKind::Failed => Some(("error", f.error)),
+            EventKind::Confirmed if self.omit == Omit::Nothing => Some(("result", f.result)),
+            _ => None,
+        };
+        let fields = [
+            Some(("extractionId", f.extraction_id)),
+            Some(("batchId", f.batch_id)),
+            Some(("fileId", f.file_id)),
+            Some(("fileName", f.file_name)),
+            Some(("status", f.status)),
+            Some(("url", f.url)),
+            last,
         ];
-        match self.kind {
-            EventKind::Failed => fields.push(("error", f.error)),
-            EventKind::Confirmed if self.omit == Omit::Nothing => fields.push(("result", f.result)),
-            _ => {}
-        }
-        for (name, value) in fields {
+        for (name, value) in fields.into_iter().flatten() {
             out.push(b',');
             write_string(&mut out, name.as_bytes());
             out.push(b':');

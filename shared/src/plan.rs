@@ -1,7 +1,7 @@
 //! The routing plan: every S3 object and SNS message one delivery asks for (CONTRACT §3-4).
 
-use bytes::Bytes;
 use aws_lc_rs::digest::{digest, SHA256};
+use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, Route};
@@ -47,16 +47,34 @@ pub struct Plan {
 /// UTC, milliseconds.
 pub fn received_at(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
+    let Ok(year) = u32::try_from(at.year()) else {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.millisecond()
+        );
+    };
+    // Written digit by digit: `format!` costs more than the rest of a small plan's strings.
+    let mut out = String::with_capacity(24);
+    let mut digits = |value: u32, width: u32, after: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(after);
+    };
+    digits(year, 4, '-');
+    digits(u32::from(u8::from(at.month())), 2, '-');
+    digits(u32::from(at.day()), 2, 'T');
+    digits(u32::from(at.hour()), 2, ':');
+    digits(u32::from(at.minute()), 2, ':');
+    digits(u32::from(at.second()), 2, '.');
+    digits(u32::from(at.millisecond()), 3, 'Z');
+    out
 }
 
 impl Plan {

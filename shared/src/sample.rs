@@ -25,7 +25,11 @@ pub fn entry(event: &str, index: usize, size: usize) -> String {
         line += 1;
     }
     fields.pop();
-    let error = if status == "failed" { r#","error":"Sample failure: document could not be read (fake)""# } else { "" };
+    let error = if status == "failed" {
+        r#","error":"Sample failure: document could not be read (fake)""#
+    } else {
+        ""
+    };
     format!(
         r#"{{"extractionId":"sample-extraction","batchId":"sample-batch","fileId":"sample-file-{index:04}","fileName":"sample-{index}.pdf","status":"{status}","result":{{"invoiceNumber":"FAKE-{index:06}","total":{}.5,"currency":"EUR","lineItems":[{fields}]}},"url":"https://files.example.invalid/sample-{index}.pdf"{error}}}"#,
         index * 31 % 10_000,
@@ -107,7 +111,10 @@ mod tests {
         let pretty = indent(&b);
         assert!(pretty.len() > b.len());
         let reparsed = Delivery::parse(pretty.as_bytes()).unwrap();
-        assert_eq!(crate::ecma::stringify(reparsed.result_bytes().unwrap()).unwrap(), result_of(&b).as_bytes());
+        assert_eq!(
+            crate::ecma::stringify(reparsed.result_bytes().unwrap()).unwrap(),
+            result_of(&b).as_bytes()
+        );
         let small = body("extraction.failed", 1, 2_000);
         assert!((1_500..2_500).contains(&small.len()), "{}", small.len());
     }

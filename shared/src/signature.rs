@@ -1,8 +1,8 @@
 //! Extracta's webhook signature: base64 HMAC-SHA256 over `JSON.stringify(body.result)`.
 
+use aws_lc_rs::hmac;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use aws_lc_rs::hmac;
 
 /// The prefix of Extracta API keys; one leading occurrence is not part of the HMAC key.
 pub const KEY_PREFIX: &str = "E_AI_K_";
@@ -29,7 +29,9 @@ impl Secret {
         if key.is_empty() {
             return Err(SecretError::Empty);
         }
-        Ok(Secret { key: hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()) })
+        Ok(Secret {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes()),
+        })
     }
 
     /// Several secrets from comma-separated text (rotation: any one may sign).

@@ -1,4 +1,5 @@
 //! Property tests: nothing in `shared` panics, whatever bytes and headers arrive.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -10,12 +11,28 @@ use shared::signature::{Secret, Verifier};
 /// JSON-ish text: valid deliveries, broken on purpose in many small ways.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {
     let atom = prop_oneof![
-        Just("{".to_owned()), Just("}".to_owned()), Just("[".to_owned()), Just("]".to_owned()),
-        Just(",".to_owned()), Just(":".to_owned()), Just("\"".to_owned()), Just("\\".to_owned()),
-        Just("\"event\"".to_owned()), Just("\"result\"".to_owned()), Just("\"extraction.confirmed\"".to_owned()),
-        Just("\"extraction.failed\"".to_owned()), Just("\"fileId\"".to_owned()), Just("\"extractionId\"".to_owned()),
-        Just("\"\\ud800\"".to_owned()), Just("\"\\u00e9\\n\"".to_owned()), Just("1e400".to_owned()), Just("-0".to_owned()),
-        Just("null".to_owned()), Just("true".to_owned()), Just(" ".to_owned()), "[a-z0-9.]{0,6}",
+        Just("{".to_owned()),
+        Just("}".to_owned()),
+        Just("[".to_owned()),
+        Just("]".to_owned()),
+        Just(",".to_owned()),
+        Just(":".to_owned()),
+        Just("\"".to_owned()),
+        Just("\\".to_owned()),
+        Just("\"event\"".to_owned()),
+        Just("\"result\"".to_owned()),
+        Just("\"extraction.confirmed\"".to_owned()),
+        Just("\"extraction.failed\"".to_owned()),
+        Just("\"fileId\"".to_owned()),
+        Just("\"extractionId\"".to_owned()),
+        Just("\"\\ud800\"".to_owned()),
+        Just("\"\\u00e9\\n\"".to_owned()),
+        Just("1e400".to_owned()),
+        Just("-0".to_owned()),
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just(" ".to_owned()),
+        "[a-z0-9.]{0,6}",
         any::<char>().prop_map(|c| c.to_string()),
     ];
     prop::collection::vec(atom, 0..64).prop_map(|parts| parts.concat().into_bytes())
@@ -27,9 +44,15 @@ fn check(body: Vec<u8>, header: Option<Vec<u8>>) {
     if let Ok(delivery) = Delivery::parse(&body) {
         let _ = verifier.verify(header.as_deref(), delivery.result_bytes());
         let _ = delivery.route();
-        let to = Destination { bucket: "b".into(), prefix: Prefix::new("p") };
+        let to = Destination {
+            bucket: "b".into(),
+            prefix: Prefix::new("p"),
+        };
         let plan = Plan::new(&body, &delivery, &to, time::OffsetDateTime::UNIX_EPOCH);
-        assert!(plan.files.iter().all(|f| !f.key.contains("/../") && !f.key.contains("/./")));
+        assert!(plan
+            .files
+            .iter()
+            .all(|f| !f.key.contains("/../") && !f.key.contains("/./")));
     }
     let _ = shared::ecma::stringify(&body);
 }
