@@ -1,6 +1,7 @@
 //! `webhook-cli`: send signed test webhooks, show what landed, replay archived deliveries.
 #![forbid(unsafe_code)]
 
+mod replay;
 mod send;
 mod show;
 
@@ -31,6 +32,8 @@ enum Command {
     },
     /// List the objects in the results bucket and drain the SQS queues subscribed to the topics.
     Show(show::ShowArgs),
+    /// Re-drive archived deliveries (`{prefix}_deliveries/...`) through the function's routing.
+    Replay(replay::ReplayArgs),
 }
 
 /// Arguments of `send`.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Send(args) => send::run(args).await,
             Command::Sign { secret, body } => send::sign(&secret, body.as_deref()),
             Command::Show(args) => show::run(args).await,
+            Command::Replay(args) => replay::run(args).await,
         }
     });
     match outcome {

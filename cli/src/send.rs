@@ -38,7 +38,10 @@ pub enum CliError {
 }
 
 fn read(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
-    let io = |source, p: &str| CliError::Io { path: p.to_owned(), source };
+    let io = |source, p: &str| CliError::Io {
+        path: p.to_owned(),
+        source,
+    };
     match path {
         None => read_stdin(),
         Some(p) if p == Path::new("-") => read_stdin(),
@@ -48,7 +51,10 @@ fn read(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
 
 fn read_stdin() -> Result<Vec<u8>, CliError> {
     let mut buf = Vec::new();
-    std::io::stdin().read_to_end(&mut buf).map_err(|source| CliError::Io { path: "stdin".into(), source })?;
+    std::io::stdin().read_to_end(&mut buf).map_err(|source| CliError::Io {
+        path: "stdin".into(),
+        source,
+    })?;
     Ok(buf)
 }
 
@@ -60,7 +66,9 @@ fn secret(text: &str) -> Result<Secret, CliError> {
 pub fn sign(secret_text: &str, path: Option<&Path>) -> Result<ExitCode, CliError> {
     let body = read(path)?;
     let delivery = shared::delivery::Delivery::parse(&body).map_err(|e| CliError::Invalid(e.to_string()))?;
-    let result = delivery.result_bytes().ok_or_else(|| CliError::Invalid("the body has no result member".into()))?;
+    let result = delivery
+        .result_bytes()
+        .ok_or_else(|| CliError::Invalid("the body has no result member".into()))?;
     // Extracta signs JSON.stringify(result): the compact form, whatever this file looks like.
     let compact = shared::ecma::stringify(result).map_err(|e| CliError::Invalid(e.to_string()))?;
     println!("{}", secret(secret_text)?.sign(&compact));
@@ -70,7 +78,9 @@ pub fn sign(secret_text: &str, path: Option<&Path>) -> Result<ExitCode, CliError
 /// The body and its signature for `send`'s arguments.
 pub fn delivery(args: &SendArgs) -> Result<(String, String), CliError> {
     let entries: Vec<String> = if args.files_from.is_empty() {
-        (0..args.count).map(|i| sample::entry(&args.event, i, args.entry_size)).collect()
+        (0..args.count)
+            .map(|i| sample::entry(&args.event, i, args.entry_size))
+            .collect()
     } else {
         args.files_from
             .iter()
@@ -118,11 +128,23 @@ pub async fn run(args: SendArgs) -> Result<ExitCode, CliError> {
         .header("x-webhook-signature", &signature)
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| CliError::Invalid(format!("--url: {e}")))?;
-    let response = client.request(request).await.map_err(|e| CliError::Http(format!("{}: {e:?}", args.url)))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| CliError::Http(format!("{}: {e:?}", args.url)))?;
     let status = response.status();
-    let answer = response.into_body().collect().await.map_err(|e| CliError::Http(e.to_string()))?.to_bytes();
+    let answer = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| CliError::Http(e.to_string()))?
+        .to_bytes();
     println!("HTTP {status}\n{}", String::from_utf8_lossy(&answer));
-    Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[cfg(test)]
@@ -133,7 +155,14 @@ mod tests {
 
     fn args(extra: &[&str]) -> SendArgs {
         use clap::Parser as _;
-        let mut argv = vec!["webhook-cli", "send", "--url", "http://127.0.0.1:1/webhook", "--secret", "E_AI_K_cli-test-not-real"];
+        let mut argv = vec![
+            "webhook-cli",
+            "send",
+            "--url",
+            "http://127.0.0.1:1/webhook",
+            "--secret",
+            "E_AI_K_cli-test-not-real",
+        ];
         argv.extend_from_slice(extra);
         match crate::Cli::parse_from(argv).command {
             crate::Command::Send(a) => a,
@@ -151,7 +180,11 @@ mod tests {
             let (body, sig) = delivery(&args(&extra)).unwrap();
             let d = Delivery::parse(body.as_bytes()).unwrap();
             let verifier = Verifier::Secrets(vec![Secret::new("E_AI_K_cli-test-not-real").unwrap()]);
-            assert_eq!(verifier.verify(Some(sig.as_bytes()), d.result_bytes()), Ok(()), "pretty={pretty}");
+            assert_eq!(
+                verifier.verify(Some(sig.as_bytes()), d.result_bytes()),
+                Ok(()),
+                "pretty={pretty}"
+            );
             assert!(matches!(d.route(), Route::Files(_, e) if e.len() == 3));
         }
     }
@@ -166,7 +199,10 @@ mod tests {
         std::fs::write(&bad, "[1]").unwrap();
         let (body, _) = delivery(&args(&["--file", good.to_str().unwrap()])).unwrap();
         // Compacted exactly as JSON.stringify would.
-        assert_eq!(body, r#"{"event":"extraction.confirmed","result":[{"fileId":"a","result":{"n":1}}]}"#);
+        assert_eq!(
+            body,
+            r#"{"event":"extraction.confirmed","result":[{"fileId":"a","result":{"n":1}}]}"#
+        );
         let err = delivery(&args(&["--file", bad.to_str().unwrap()])).unwrap_err();
         assert!(err.to_string().contains("must be a JSON object"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();

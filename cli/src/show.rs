@@ -38,15 +38,26 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
     }
     let sdk = loader.load().await;
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(args.endpoint_url.is_some()).build(),
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(args.endpoint_url.is_some())
+            .build(),
     );
     println!("s3://{}/{}", args.bucket, args.prefix);
-    let mut pages = s3.list_objects_v2().bucket(&args.bucket).prefix(&args.prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(&args.bucket)
+        .prefix(&args.prefix)
+        .into_paginator()
+        .send();
     let mut count = 0;
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws_error("listing the bucket", e))?;
         for object in page.contents() {
-            println!("  {:>9}  {}", object.size().unwrap_or_default(), object.key().unwrap_or_default());
+            println!(
+                "  {:>9}  {}",
+                object.size().unwrap_or_default(),
+                object.key().unwrap_or_default()
+            );
             count += 1;
         }
     }
@@ -55,8 +66,17 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut queues = args.queues.clone();
     if queues.is_empty() {
-        let listed = sqs.list_queues().send().await.map_err(|e| aws_error("listing queues", e))?;
-        queues = listed.queue_urls().iter().filter(|u| u.contains(&args.queue_filter)).cloned().collect();
+        let listed = sqs
+            .list_queues()
+            .send()
+            .await
+            .map_err(|e| aws_error("listing queues", e))?;
+        queues = listed
+            .queue_urls()
+            .iter()
+            .filter(|u| u.contains(&args.queue_filter))
+            .cloned()
+            .collect();
     }
     for queue in queues {
         println!("{queue}");

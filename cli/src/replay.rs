@@ -1,0 +1,267 @@
+//! `replay`: re-drive archived deliveries through the function's own routing code.
+//!
+//! The archive holds only authenticated deliveries, verbatim. Each is planned again with
+//! the receipt time stored in its `received-at` metadata, so the replay writes the same
+//! keys with the same bytes and publishes messages identical to the live ones (same
+//! `eventId`, same `receivedAt`): subscribers de-duplicate them like any SNS retry.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use bytes::Bytes;
+use shared::aws::{S3ResultStore, SnsPublisher};
+use shared::delivery::Delivery;
+use shared::keys::Prefix;
+use shared::pipeline::execute;
+use shared::plan::{Destination, Plan};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::send::CliError;
+
+/// Arguments of `replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The results bucket (RESULTS_BUCKET).
+    #[arg(long, env = "RESULTS_BUCKET")]
+    bucket: String,
+    /// RESULTS_PREFIX of the deployment (the archive is under `{prefix}_deliveries/`).
+    #[arg(long, env = "RESULTS_PREFIX", default_value = "extracta/")]
+    prefix: String,
+    /// CONFIRMED_TOPIC_ARN of the deployment.
+    #[arg(long, env = "CONFIRMED_TOPIC_ARN")]
+    confirmed_topic_arn: String,
+    /// FAILED_TOPIC_ARN of the deployment.
+    #[arg(long, env = "FAILED_TOPIC_ARN")]
+    failed_topic_arn: String,
+    /// Archive keys to replay; repeatable. Without keys, --from/--to or --under select.
+    #[arg(long = "key")]
+    keys: Vec<String>,
+    /// Every archived delivery under this key prefix (e.g. `extracta/_deliveries/2026/11/`).
+    #[arg(long)]
+    under: Option<String>,
+    /// First UTC day (YYYY-MM-DD) of a date range of the archive.
+    #[arg(long, value_parser = parse_day)]
+    from: Option<Date>,
+    /// Last UTC day (YYYY-MM-DD, inclusive); default: the --from day.
+    #[arg(long, value_parser = parse_day)]
+    to: Option<Date>,
+    /// Only deliveries of this event (the `{event}` component of the archive key).
+    #[arg(long)]
+    event: Option<String>,
+    /// List what would be written and published, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// S3/SNS requests in flight per delivery (MAX_CONCURRENCY).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Endpoint of a local S3/SNS (moto); otherwise AWS_ENDPOINT_URL or AWS itself.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+}
+
+fn parse_day(s: &str) -> Result<Date, String> {
+    let bad = || format!("{s}: want a UTC day as YYYY-MM-DD");
+    let mut parts = s.splitn(3, '-').map(|p| p.parse::<u16>().map_err(|_| bad()));
+    let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let month = time::Month::try_from(u8::try_from(m?).map_err(|_| bad())?).map_err(|_| bad())?;
+    Date::from_calendar_date(i32::from(y?), month, u8::try_from(d?).map_err(|_| bad())?).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days() {
+        assert_eq!(
+            parse_day("2026-11-26").unwrap(),
+            Date::from_calendar_date(2026, time::Month::November, 26).unwrap()
+        );
+        for bad in ["2026-13-01", "2026-02-30", "26-1", "x", "2026-01-01-01"] {
+            assert!(parse_day(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+fn aws_error<E: std::error::Error>(what: &str, e: E) -> CliError {
+    CliError::Aws(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+/// Totals printed at the end.
+#[derive(Debug, Default)]
+struct Totals {
+    deliveries: usize,
+    objects: usize,
+    published: usize,
+    failed: usize,
+}
+
+/// Selects archived deliveries and re-drives each; exits non-zero if any failed.
+pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = &args.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let sdk = loader.load().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(args.endpoint_url.is_some())
+            .build(),
+    );
+    let prefix = Prefix::new(&args.prefix);
+    let keys = select(&s3, &args, &prefix).await?;
+    let store = S3ResultStore::new(s3.clone(), &args.bucket);
+    let publisher = SnsPublisher::new(
+        aws_sdk_sns::Client::new(&sdk),
+        args.confirmed_topic_arn.clone(),
+        args.failed_topic_arn.clone(),
+    );
+    let to = Destination {
+        bucket: args.bucket.clone(),
+        prefix,
+    };
+    let mut totals = Totals::default();
+    let total = keys.len();
+    for (n, key) in keys.iter().enumerate() {
+        eprint!("\r[{}/{total}] {key}\x1b[K", n + 1);
+        let _ = std::io::stderr().flush();
+        let (body, at) = match fetch(&s3, &args.bucket, key).await {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("\n{key}: {e}");
+                totals.failed += 1;
+                continue;
+            }
+        };
+        let Ok(delivery) = Delivery::parse(&body) else {
+            eprintln!("\n{key}: not a JSON object; skipped");
+            totals.failed += 1;
+            continue;
+        };
+        let plan = Plan::new(&body, &delivery, &to, at);
+        if args.dry_run {
+            println!("{key}");
+            for put in &plan.files {
+                println!(
+                    "  put {} ({} bytes, event-id {})",
+                    put.key,
+                    put.body.len(),
+                    put.event_id
+                );
+            }
+            for m in &plan.messages {
+                println!(
+                    "  publish {:?} eventId {}{}",
+                    m.topic,
+                    m.event_id,
+                    if m.result_omitted { " (resultOmitted)" } else { "" }
+                );
+            }
+            totals.deliveries += 1;
+            continue;
+        }
+        match execute(&plan, &store, &publisher, args.concurrency).await {
+            Ok(outcome) => {
+                totals.deliveries += 1;
+                totals.objects += outcome.objects;
+                totals.published += outcome.published;
+            }
+            Err(e) => {
+                eprintln!("\n{key}: {e}");
+                totals.failed += 1;
+            }
+        }
+    }
+    eprintln!();
+    let verb = if args.dry_run { "would replay" } else { "replayed" };
+    println!(
+        "{verb} {} deliveries: {} objects written, {} messages published, {} failed",
+        totals.deliveries, totals.objects, totals.published, totals.failed
+    );
+    Ok(if totals.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The archive keys the arguments select, in key order.
+async fn select(s3: &aws_sdk_s3::Client, args: &ReplayArgs, prefix: &Prefix) -> Result<Vec<String>, CliError> {
+    let archive = format!("{}_deliveries/", prefix.as_str());
+    let mut scopes = Vec::new();
+    if let Some(under) = &args.under {
+        scopes.push(under.clone());
+    }
+    if let Some(from) = args.from {
+        let last = args.to.unwrap_or(from);
+        let mut day = from;
+        while day <= last {
+            scopes.push(format!(
+                "{archive}{:04}/{:02}/{:02}/",
+                day.year(),
+                u8::from(day.month()),
+                day.day()
+            ));
+            match day.next_day() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+    }
+    if args.keys.is_empty() && scopes.is_empty() {
+        return Err(CliError::Invalid(
+            "say what to replay: --key, --under or --from/--to".into(),
+        ));
+    }
+    let mut keys = args.keys.clone();
+    for scope in scopes {
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(&args.bucket)
+            .prefix(&scope)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("listing the archive", e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_owned));
+        }
+    }
+    keys.retain(|k| k.starts_with(&archive) && k.ends_with(".json"));
+    if let Some(event) = &args.event {
+        let component = shared::keys::event_component(Some(event.as_bytes()));
+        keys.retain(|k| k.rsplit('/').nth(1) == Some(component.as_str()));
+    }
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// An archived body and its original receipt time (`received-at`, else LastModified).
+async fn fetch(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(Bytes, OffsetDateTime), CliError> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| aws_error("reading", e))?;
+    let stored = out
+        .metadata()
+        .and_then(|m| m.get("received-at"))
+        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+    let modified = out
+        .last_modified()
+        .and_then(|t| OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_nanos())).ok());
+    let at = stored.or(modified).unwrap_or_else(OffsetDateTime::now_utc);
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| CliError::Aws(format!("reading {key}: {e}")))?
+        .into_bytes();
+    Ok((body, at))
+}
