@@ -255,7 +255,7 @@ async fn fetch(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(Byte
         .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
     let modified = out
         .last_modified()
-        .and_then(|t| OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_nanos())).ok());
+        .and_then(|t| OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok());
     let at = stored.or(modified).unwrap_or_else(OffsetDateTime::now_utc);
     let body = out
         .body
