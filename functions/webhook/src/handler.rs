@@ -205,16 +205,23 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
         let outcome = execute(&plan, &self.store, &self.publisher, self.max_concurrency).await?;
         summary.stored = plan.files.len();
         summary.published = outcome.published;
-        Ok(Reply::json(
-            StatusCode::OK,
-            json!({
-                "event": event.map(|e| String::from_utf8_lossy(&e).into_owned()),
-                "files": summary.files,
-                "stored": plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
-                "archived": plan.archive.key,
-                "published": outcome.published,
-            }),
-        ))
+        // `event` exactly as sent (its JSON text, valid by now), `null` when absent.
+        let event_as_sent = delivery
+            .event_raw()
+            .map_or("null".into(), |raw| String::from_utf8_lossy(raw.bytes()));
+        let rest = json!({
+            "files": summary.files,
+            "stored": plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
+            "archived": plan.archive.key,
+            "published": outcome.published,
+        })
+        .to_string();
+        let body = format!(r#"{{"event":{event_as_sent},{}"#, rest.get(1..).unwrap_or("}"));
+        Ok(Reply {
+            status: StatusCode::OK,
+            allow: None,
+            body,
+        })
     }
 
     /// Any one signature candidate that matches is enough.
@@ -425,6 +432,23 @@ mod tests {
             assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
             assert_eq!(body(&reply)["retryable"], true);
             assert!(!reply.body.contains("down"), "details stay in the logs");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_200_body_echoes_event_as_sent() {
+        let h = handler(Memory::default());
+        let sig = Secret::new(SECRET).unwrap().sign(b"[]");
+        let mut headers = HeaderMap::new();
+        headers.insert(SIGNATURE_HEADER, sig.parse().unwrap());
+        for (body, event) in [
+            (&br#"{"event":5,"result":[]}"#[..], json!(5)),
+            (br#"{"result":[]}"#, json!(null)),
+            (br#"{"event":"a\u0041","result":[]}"#, json!("aA")),
+        ] {
+            let reply = call(&h, Method::POST, &headers, Bytes::from_static(body)).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(super::tests::body(&reply)["event"], event);
         }
     }
 

@@ -30,7 +30,7 @@ type Webhook = Handler<S3ResultStore, SnsPublisher>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    lambda_http::tracing::init_default_subscriber();
+    init_tracing();
     let handler = match start().await {
         Ok(handler) => Arc::new(handler),
         Err(message) => {
@@ -49,6 +49,36 @@ async fn main() -> ExitCode {
             error!(error = %e, "the Lambda runtime loop stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// lambda_http's default subscriber (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`,
+/// then `RUST_LOG`), except that lambda_runtime's TRACE line carrying the whole raw event
+/// (body and signature header) is never enabled, whatever level is asked for.
+fn init_tracing() {
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy()
+        .add_directive(
+            "lambda_runtime::layers::api_response=debug"
+                .parse()
+                .unwrap_or_else(|_| level.into()),
+        );
+    let fmt = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        fmt.json().init();
+    } else {
+        fmt.init();
     }
 }
 
