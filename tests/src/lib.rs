@@ -1,0 +1,109 @@
+//! Harness for the end-to-end tests (moto, the runtime API emulator, signed events).
+//!
+//! The tests drive the real `webhook` binary the way Lambda does: a [`runtime_api`]
+//! emulator hands it API Gateway / Function URL / ALB events built by [`events`], the
+//! binary writes to a shared [`moto`] server (S3, SNS, SQS, Secrets Manager), and the
+//! tests read the results back through [`aws`]. A [`proxy`] in front of moto makes S3
+//! or SNS unreachable on demand. [`expect`] computes the values the contract promises
+//! (keys, event ids) with code of its own, independent of the code under test.
+//!
+//! Run: `scripts/dev-setup` (moto into `.venv`), `cargo build -p webhook`, then
+//! `cargo test -p e2e` (`--test harness` for the self-tests, `--test contract` for the
+//! contract). `WEBHOOK_BIN=/path/to/webhook` tests another build of the binary.
+#![forbid(unsafe_code)]
+
+pub mod aws;
+pub mod events;
+pub mod expect;
+pub mod function;
+pub mod moto;
+pub mod proxy;
+pub mod runtime_api;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use aws::{Aws, Received, Resources, StoredObject};
+pub use events::{Delivery, HttpResponse, Request, Source, SECRET};
+pub use function::{ExitReport, Function, FunctionConfig};
+pub use proxy::FaultProxy;
+pub use runtime_api::{Outcome, RuntimeApi};
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// A name no other test of any concurrently running test binary uses: lower-case
+/// letters, digits and dashes, valid for S3 buckets, SNS topics and SQS queues.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+/// One test's world: the shared moto server, SDK clients for it, and this test's own
+/// bucket, topics and queues.
+pub struct Stack {
+    /// `http://127.0.0.1:PORT` of the shared moto server.
+    pub endpoint: String,
+    /// SDK clients pointed at moto.
+    pub aws: Aws,
+    /// This test's bucket, topics and subscribed queues.
+    pub res: Resources,
+}
+
+impl Stack {
+    /// A stack with a standard (non-FIFO) confirmed topic.
+    pub async fn new() -> Self {
+        Self::build(false).await
+    }
+
+    /// A stack whose confirmed topic (and its queue) is FIFO.
+    pub async fn fifo() -> Self {
+        Self::build(true).await
+    }
+
+    async fn build(fifo_confirmed: bool) -> Self {
+        let endpoint = moto::shared().endpoint();
+        let aws = Aws::connect(&endpoint);
+        let res = aws.create_resources(fifo_confirmed).await;
+        Stack { endpoint, aws, res }
+    }
+
+    /// The function's configuration for this stack: bucket, topics, the test secret,
+    /// moto as `AWS_ENDPOINT_URL`.
+    pub fn config(&self) -> FunctionConfig {
+        FunctionConfig::new(&self.endpoint, &self.res)
+    }
+
+    /// Starts the real binary with `config` (see [`Function::start`]).
+    pub async fn start(&self, config: FunctionConfig) -> Function {
+        Function::start(config).await
+    }
+
+    /// Every key in this test's bucket, sorted.
+    pub async fn all_keys(&self) -> Vec<String> {
+        self.aws.list_keys(&self.res.bucket, "").await
+    }
+
+    /// The object at `key` in this test's bucket (panics when absent).
+    pub async fn object(&self, key: &str) -> StoredObject {
+        self.aws.get_object(&self.res.bucket, key).await
+    }
+
+    /// Every message on the confirmed topic's queue so far (removes them).
+    pub async fn confirmed_messages(&self) -> Vec<Received> {
+        self.aws.drain(&self.res.confirmed_queue).await
+    }
+
+    /// Every message on the failed topic's queue so far (removes them).
+    pub async fn failed_messages(&self) -> Vec<Received> {
+        self.aws.drain(&self.res.failed_queue).await
+    }
+}
