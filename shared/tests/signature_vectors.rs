@@ -15,12 +15,20 @@ fn node_signatures_verify() {
         let name = v["name"].as_str().unwrap();
         let secret = Secret::new(v["secret"].as_str().unwrap()).unwrap();
         let signature = v["signature"].as_str().unwrap();
-        assert_eq!(secret.sign(v["result_bytes"].as_str().unwrap().as_bytes()), signature, "{name}");
+        assert_eq!(
+            secret.sign(v["result_bytes"].as_str().unwrap().as_bytes()),
+            signature,
+            "{name}"
+        );
 
         let body = v["body"].as_str().unwrap();
         let delivery = Delivery::parse(body.as_bytes()).unwrap();
         let verifier = Verifier::Secrets(vec![secret]);
-        assert_eq!(verifier.verify(Some(signature.as_bytes()), delivery.result_bytes()), Ok(()), "{name}");
+        assert_eq!(
+            verifier.verify(Some(signature.as_bytes()), delivery.result_bytes()),
+            Ok(()),
+            "{name}"
+        );
         let other = Verifier::Secrets(vec![Secret::new("E_AI_K_some-other-secret").unwrap()]);
         assert_eq!(
             other.verify(Some(signature.as_bytes()), delivery.result_bytes()),

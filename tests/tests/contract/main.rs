@@ -7,6 +7,7 @@
 mod concurrency;
 mod failures;
 mod logs;
+mod replay;
 mod requests;
 mod routing;
 mod signature;
