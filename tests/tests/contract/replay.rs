@@ -1,6 +1,7 @@
 //! `webhook-cli replay` after a fan-out failure: the archived delivery completes the S3
 //! objects and SNS messages exactly as the live delivery would have, byte for byte (the
 //! receipt time being the original one, from the archive's metadata).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 use std::process::Command;
 
 use e2e::proxy::Mode;
