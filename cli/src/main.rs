@@ -1,6 +1,7 @@
 //! `webhook-cli`: send signed test webhooks, show what landed, replay archived deliveries.
 #![forbid(unsafe_code)]
 
+mod aws;
 mod replay;
 mod send;
 mod show;

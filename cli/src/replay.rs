@@ -8,7 +8,6 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use bytes::Bytes;
 use shared::aws::{S3ResultStore, SnsPublisher};
 use shared::delivery::Delivery;
@@ -87,10 +86,6 @@ mod tests {
     }
 }
 
-fn aws_error<E: std::error::Error>(what: &str, e: E) -> CliError {
-    CliError::Aws(format!("{what}: {}", DisplayErrorContext(e)))
-}
-
 /// Totals printed at the end.
 #[derive(Debug, Default)]
 struct Totals {
@@ -102,16 +97,7 @@ struct Totals {
 
 /// Selects archived deliveries and re-drives each; exits non-zero if any failed.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = &args.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let sdk = loader.load().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(args.endpoint_url.is_some())
-            .build(),
-    );
+    let (sdk, s3) = crate::aws::connect(args.endpoint_url.as_deref()).await;
     let prefix = Prefix::new(&args.prefix);
     let keys = select(&s3, &args, &prefix).await?;
     let store = S3ResultStore::new(s3.clone(), &args.bucket);
@@ -226,7 +212,7 @@ async fn select(s3: &aws_sdk_s3::Client, args: &ReplayArgs, prefix: &Prefix) -> 
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error("listing the archive", e))?;
+            let page = page.map_err(|e| crate::aws::error("listing the archive", e))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_owned));
         }
     }
@@ -248,7 +234,7 @@ async fn fetch(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(Byte
         .key(key)
         .send()
         .await
-        .map_err(|e| aws_error("reading", e))?;
+        .map_err(|e| crate::aws::error("reading", e))?;
     let stored = out
         .metadata()
         .and_then(|m| m.get("received-at"))

@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use aws_sdk_s3::error::DisplayErrorContext;
-
 use crate::send::CliError;
 
 /// Arguments of `show`.
@@ -26,22 +24,9 @@ pub struct ShowArgs {
     endpoint_url: Option<String>,
 }
 
-fn aws_error<E: std::error::Error>(what: &str, e: E) -> CliError {
-    CliError::Aws(format!("{what}: {}", DisplayErrorContext(e)))
-}
-
 /// Lists objects, then receives and deletes every message waiting on the queues.
 pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = &args.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let sdk = loader.load().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(args.endpoint_url.is_some())
-            .build(),
-    );
+    let (sdk, s3) = crate::aws::connect(args.endpoint_url.as_deref()).await;
     println!("s3://{}/{}", args.bucket, args.prefix);
     let mut pages = s3
         .list_objects_v2()
@@ -51,7 +36,7 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
         .send();
     let mut count = 0;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws_error("listing the bucket", e))?;
+        let page = page.map_err(|e| crate::aws::error("listing the bucket", e))?;
         for object in page.contents() {
             println!(
                 "  {:>9}  {}",
@@ -70,7 +55,7 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
             .list_queues()
             .send()
             .await
-            .map_err(|e| aws_error("listing queues", e))?;
+            .map_err(|e| crate::aws::error("listing queues", e))?;
         queues = listed
             .queue_urls()
             .iter()
@@ -89,7 +74,7 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
                 .message_attribute_names("All")
                 .send()
                 .await
-                .map_err(|e| aws_error("receiving messages", e))?;
+                .map_err(|e| crate::aws::error("receiving messages", e))?;
             if out.messages().is_empty() {
                 break;
             }
@@ -109,7 +94,7 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
                         .receipt_handle(handle)
                         .send()
                         .await
-                        .map_err(|e| aws_error("deleting a message", e))?;
+                        .map_err(|e| crate::aws::error("deleting a message", e))?;
                 }
             }
         }
