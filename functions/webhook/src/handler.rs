@@ -209,14 +209,13 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
         let event_as_sent = delivery
             .event_raw()
             .map_or("null".into(), |raw| String::from_utf8_lossy(raw.bytes()));
-        let rest = json!({
-            "files": summary.files,
-            "stored": plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
-            "archived": plan.archive.key,
-            "published": outcome.published,
-        })
-        .to_string();
-        let body = format!(r#"{{"event":{event_as_sent},{}"#, rest.get(1..).unwrap_or("}"));
+        let stored = json!(plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>());
+        let body = format!(
+            r#"{{"event":{event_as_sent},"files":{},"stored":{stored},"archived":{},"published":{}}}"#,
+            summary.files,
+            json!(plan.archive.key),
+            outcome.published
+        );
         Ok(Reply {
             status: StatusCode::OK,
             allow: None,
