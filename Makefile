@@ -13,6 +13,6 @@ test:
 setup:
 	scripts/dev-setup
 
-## Benchmarks (criterion, release profile).
+## Benchmarks: the six performance figures as one table (docs/performance.md).
 bench:
-	cargo bench -p shared --bench pipeline
+	scripts/bench

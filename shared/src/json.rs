@@ -319,6 +319,13 @@ fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
             break;
         }
         pos += 1;
+        // Indentation of pretty-printed bodies: eight spaces at a time.
+        while let Some(chunk) = bytes.get(pos..pos + 8) {
+            if u64::from_le_bytes(chunk.try_into().unwrap_or_default()) != ONES * u64::from(b' ') {
+                break;
+            }
+            pos += 8;
+        }
     }
     pos
 }
@@ -653,6 +660,21 @@ mod tests {
         ] {
             assert!(validate(ok.as_bytes()).is_ok(), "{ok}");
         }
+        // Long runs of indentation (skipped eight spaces at a time), before and after tokens.
+        let pad = |n: usize| " ".repeat(n);
+        let pretty = format!(
+            "{}{{\n{}\"a\"{}:{}[ 1,\t{}2 ]{}\r\n}}{}",
+            pad(8),
+            pad(17),
+            pad(9),
+            pad(16),
+            pad(7),
+            pad(24),
+            pad(8)
+        );
+        assert_eq!(validate(pretty.as_bytes()).map(|r| r.kind()), Ok(Kind::Object));
+        let broken = format!("[{}1{}x]", pad(16), pad(8));
+        assert_eq!(validate(broken.as_bytes()), Err(JsonError::Syntax { offset: 26 }));
     }
 
     #[test]

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Prints the six performance figures as one Markdown table, from the JSON that
+shared/benches/figures.rs, bench/lambda_driver.py and scripts/bench's package step wrote.
+
+    python3 bench/table.py DIR     (DIR holds figures.json, lambda.json, package.json)
+
+Exits 1 when a figure is missing or a target is not met, after printing the table."""
+
+import json
+import os
+import sys
+
+MiB = 1024 * 1024
+
+
+def load(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def ms(ns):
+    return f"{ns / 1e6:.3f} ms" if ns < 1e7 else f"{ns / 1e6:.1f} ms"
+
+
+def us_or_ms(ns):
+    return f"{ns / 1e3:.1f} µs" if ns < 1e6 else ms(ns)
+
+
+def rate(bytes_, ns):
+    return f"{bytes_ / MiB / (ns / 1e9):,.0f} MiB/s"
+
+
+def size(b):
+    return f"{b / MiB:.2f} MiB" if b >= MiB else f"{b / 1024:.1f} KiB"
+
+
+def main():
+    directory = sys.argv[1] if len(sys.argv) > 1 else "."
+    figures = load(directory, "figures.json")
+    lam = load(directory, "lambda.json") or {}
+    package = load(directory, "package.json")
+    rows = []  # (number, figure, ours, reference, result, target, met)
+    missing = []
+
+    if figures:
+        for c in figures["cases"]:
+            f, r = c["figures"], c["ratios"]
+            label = f'{c["files"]}-file {size(c["bytes"])}'
+            a, na = f["auth_a"]["median_ns"], f["node_a"]["median_ns"]
+            rows.append((
+                "1", f"Authenticate, rule (a): {label}",
+                f"{us_or_ms(a)} ({rate(c['bytes'], a)})",
+                f"Node {figures['node']} listener: {us_or_ms(na)}",
+                f"{r['node_a_over_auth_a']:.1f}x Node", "≥ 4x", r["node_a_over_auth_a"] >= 4,
+            ))
+        for c in figures["cases"]:
+            f, r = c["figures"], c["ratios"]
+            label = f'{c["files"]}-file, pretty {size(c["pretty_bytes"])}'
+            b, nb = f["auth_b"]["median_ns"], f["node_b"]["median_ns"]
+            rows.append((
+                "1b", f"Authenticate, rule (b): {label}",
+                us_or_ms(b), f"Node listener: {us_or_ms(nb)}",
+                f"{r['node_b_over_auth_b']:.1f}x Node", "(own figure)", None,
+            ))
+        for c in figures["cases"]:
+            f, r = c["figures"], c["ratios"]
+            label = f'{c["files"]}-file {size(c["bytes"])}'
+            p, fl = f["pipeline"]["median_ns"], f["floor"]["median_ns"]
+            beside = f"floor (HMAC result, SHA-256 body + entries): {us_or_ms(fl)}"
+            if "floor_contract" in f:
+                beside += (f"; with the archive's event-id hash the contract adds: "
+                           f"{us_or_ms(f['floor_contract']['median_ns'])} ({r['pipeline_over_floor_contract']:.2f}x)")
+            rows.append((
+                "2", f"Pipeline (check+classify+plan): {label}",
+                f"{us_or_ms(p)} (parse {us_or_ms(f['parse']['median_ns'])}, plan {us_or_ms(f['plan']['median_ns'])})",
+                beside, f"{r['pipeline_over_floor']:.2f}x floor", "≤ 2x", r["pipeline_over_floor"] <= 2,
+            ))
+    else:
+        missing.append("1, 1b, 2 (figures.json)")
+
+    cs = lam.get("coldstart")
+    if cs:
+        parts = []
+        if "bundle_only_median_ms" in cs:
+            parts.append(f"roots from the CA bundle only (as on AL2023): {cs['bundle_only_median_ms']:.2f} ms")
+        parts.append(f"no root certificates: {cs['no_roots_median_ms']:.2f} ms")
+        if "exec_floor_median_ms" in cs:
+            parts.append(f"exec+connect floor (C): {cs['exec_floor_median_ms']:.2f} ms")
+        rows.append((
+            "3", "Cold start: process start to first /next",
+            f"{cs['median_ms']:.2f} ms", "; ".join(parts),
+            f"median of {cs['runs']}", "≤ 10 ms", cs["median_ms"] <= 10,
+        ))
+    else:
+        missing.append("3 (cold start)")
+
+    fo = lam.get("fanout")
+    if fo:
+        i, m, q = fo["instant"], fo["moto"], fo.get("sequential")
+        beside = (f"one by one: {i['requests']:.0f} calls ≈ {i['sequential_estimate_ms']:.0f} ms")
+        if q:
+            beside += f" (measured, MAX_CONCURRENCY=1: {q['round_trips']:.0f} round trips, {q['delayed_median_ms']:.0f} ms)"
+        beside += (f"; behind moto instead: {m['delayed_median_ms']:.0f} ms with the delay, "
+                   f"{m['no_delay_median_ms']:.0f} ms without (moto's own time)")
+        rows.append((
+            "4", f"Fan-out: 50-file confirmed, +{fo['delay_ms']} ms per S3/SNS call",
+            f"{i['delayed_median_ms']:.0f} ms end to end ({i['no_delay_median_ms']:.0f} ms without delay)",
+            beside, f"{i['round_trips']:.1f} round trips", "≤ 10",
+            i["round_trips"] <= 10,
+        ))
+    else:
+        missing.append("4 (fan-out)")
+
+    mem = lam.get("memory")
+    if mem:
+        six = mem["sizes"]["mem-6MiB"]
+        tiny = mem["sizes"]["tiny"]
+        b64 = mem["sizes"].get("mem-6MiB (base64)")
+        ref = f"{tiny['peak_rss_median_bytes'] / MiB:.1f} MiB for a 2 KB delivery; +{mem['rss_per_body_byte']:.2f} MiB per MiB of body"
+        if b64:
+            ref += f"; base64 event: {b64['peak_rss_median_bytes'] / MiB:.1f} MiB"
+        rows.append((
+            "5", f"Peak RSS, whole process: {size(six['bytes'])} confirmed delivery",
+            f"{six['peak_rss_median_bytes'] / MiB:.1f} MiB", ref,
+            f"{100 * six['peak_rss_median_bytes'] / (128 * MiB):.0f}% of 128 MB", "≤ 40 MiB",
+            six["peak_rss_median_bytes"] <= 40 * MiB,
+        ))
+    else:
+        missing.append("5 (memory)")
+
+    if package and package.get("zip_bytes"):
+        tls = ", ".join(package.get("tls", [])) or "?"
+        rows.append((
+            "6", "arm64 bootstrap, zip -9",
+            size(package["zip_bytes"]),
+            f"{size(package['bytes'])} unzipped, {package.get('arch', '?')}; TLS: {tls}",
+            f"{100 * package['zip_bytes'] / (5 * MiB):.0f}% of limit", "≤ 5 MiB",
+            package["zip_bytes"] <= 5 * MiB and not package.get("forbidden"),
+        ))
+    else:
+        missing.append("6 (package: " + ((package or {}).get("error") or "not measured") + ")")
+
+    header = ("#", "Figure", "Ours (Rust, median)", "Beside it", "Result", "Target", "Met")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    failed = False
+    for row in rows:
+        met = row[6]
+        mark = "—" if met is None else ("yes" if met else "**no**")
+        failed |= met is False
+        print("| " + " | ".join(list(row[:6]) + [mark]) + " |")
+    meta = []
+    if figures:
+        meta.append(f"figures 1-2: median of {figures['rounds']} interleaved rounds of {figures['sample_ms']} ms samples")
+    if lam.get("load"):
+        meta.append(f"load average at start: {lam['load']}")
+    if meta:
+        print("\n" + "; ".join(meta) + ".")
+    if missing:
+        print("\nNot measured: " + "; ".join(missing), file=sys.stderr)
+    sys.exit(1 if failed or missing else 0)
+
+
+if __name__ == "__main__":
+    main()
