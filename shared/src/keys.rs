@@ -1,7 +1,5 @@
 //! The S3 key layout: safe key components, per-file keys and the delivery-archive key.
 
-use std::fmt::Write as _;
-
 use crate::json::{Kind, Raw};
 
 /// The component written for a missing, null, empty or non-string id.
@@ -36,31 +34,48 @@ impl Default for Prefix {
 /// Makes bytes safe as one key component: each byte outside `A-Z a-z 0-9 _ . -` becomes
 /// `%XX`, and a component of only `.` or `..` has its dots written `%2E`.
 pub fn safe_component(bytes: &[u8]) -> String {
-    if bytes == b"." || bytes == b".." {
-        return "%2E".repeat(bytes.len());
-    }
     let mut out = String::with_capacity(bytes.len());
+    push_safe_component(&mut out, bytes);
+    out
+}
+
+/// [`safe_component`], appended to `out` (keys are built without intermediate strings).
+pub fn push_safe_component(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if bytes == b"." || bytes == b".." {
+        for _ in bytes {
+            out.push_str("%2E");
+        }
+        return;
+    }
     for &b in bytes {
         if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
             out.push(char::from(b));
         } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{b:02X}");
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xF)]));
         }
     }
-    out
 }
 
 /// The key component for an id taken from the payload: a non-empty string made safe,
 /// a number as its JSON text, anything else (or nothing) [`NONE`].
 pub fn id_component(value: Option<Raw<'_>>) -> String {
+    let mut out = String::new();
+    push_id_component(&mut out, value);
+    out
+}
+
+/// [`id_component`], appended to `out`.
+pub fn push_id_component(out: &mut String, value: Option<Raw<'_>>) {
     match value {
-        Some(v) if v.kind() == Kind::Number => safe_component(v.bytes()),
+        Some(v) if v.kind() == Kind::Number => push_safe_component(out, v.bytes()),
         Some(v) => match v.string_value() {
-            Some(s) if !s.is_empty() => safe_component(&s),
-            _ => NONE.to_owned(),
+            Some(s) if !s.is_empty() => push_safe_component(out, &s),
+            _ => out.push_str(NONE),
         },
-        None => NONE.to_owned(),
+        None => out.push_str(NONE),
     }
 }
 
@@ -73,9 +88,17 @@ pub fn event_component(event: Option<&[u8]>) -> String {
     }
 }
 
-/// `{prefix}{extractionId}/{batchId}/{fileId}/{file_name}`.
-pub fn file_key(prefix: &Prefix, extraction: &str, batch: &str, file: &str, file_name: &str) -> String {
-    format!("{}{extraction}/{batch}/{file}/{file_name}", prefix.as_str())
+/// `{prefix}{extractionId}/{batchId}/{fileId}/{file_name}`, each id made safe by
+/// [`id_component`].
+pub fn file_key(prefix: &Prefix, ids: [Option<Raw<'_>>; 3], file_name: &str) -> String {
+    let mut key = String::with_capacity(prefix.as_str().len() + file_name.len() + 64);
+    key.push_str(prefix.as_str());
+    for id in ids {
+        push_id_component(&mut key, id);
+        key.push('/');
+    }
+    key.push_str(file_name);
+    key
 }
 
 /// `{prefix}_deliveries/{YYYY}/{MM}/{DD}/{event}/{sha256 hex}.json`.
@@ -137,9 +160,20 @@ mod tests {
     #[test]
     fn key_layouts() {
         let p = Prefix::new("extracta");
+        let ids = validate(br#"["e",7,"a/b"]"#).unwrap();
+        let mut sc = crate::json::Scanner::new(ids.bytes()).unwrap();
+        let mut seq = sc.array_start().unwrap();
+        let mut raws = vec![];
+        while sc.next_element(&mut seq).unwrap() {
+            raws.push(Some(sc.skip_value(1).unwrap()));
+        }
         assert_eq!(
-            file_key(&p, "e", "b", "f", "confirmed.json"),
-            "extracta/e/b/f/confirmed.json"
+            file_key(&p, [raws[0], raws[1], raws[2]], "confirmed.json"),
+            "extracta/e/7/a%2Fb/confirmed.json"
+        );
+        assert_eq!(
+            file_key(&Prefix::new(""), [None, None, None], "failed.json"),
+            "_none/_none/_none/failed.json"
         );
         let date = time::Date::from_calendar_date(2026, time::Month::March, 7).unwrap();
         assert_eq!(

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, Route};
-use crate::keys::{archive_key, event_component, file_key, id_component, Prefix};
+use crate::keys::{archive_key, event_component, file_key, Prefix};
 use crate::message::{self, event_id, hex, Message, Pointer, Topic};
 
 /// Where results go: the parts of configuration the plan depends on.
@@ -108,13 +108,7 @@ impl Plan {
         let mut messages = Vec::with_capacity(if topic.is_some() { entries.len() } else { 0 });
         for entry in entries {
             let f = &entry.fields;
-            let key = file_key(
-                &to.prefix,
-                &id_component(f.extraction_id),
-                &id_component(f.batch_id),
-                &id_component(f.file_id),
-                kind.object_name(),
-            );
+            let key = file_key(&to.prefix, [f.extraction_id, f.batch_id, f.file_id], kind.object_name());
             let id = event_id(kind.name().as_bytes(), entry.raw);
             if let Some(topic) = topic {
                 let at = Pointer {
