@@ -1,5 +1,6 @@
 //! A TCP proxy in front of moto that a test can switch between forwarding, resetting
-//! and refusing connections, to make S3 or SNS unreachable on its own.
+//! and refusing connections, or answering with an HTTP error status, to make S3 or SNS
+//! unreachable or failing on its own.
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub enum Mode {
     Reset,
     /// Stop listening: connections are refused (ECONNREFUSED); open ones are reset.
     Refuse,
+    /// Answer every request with this HTTP status (e.g. 500, 503) and an empty body,
+    /// then close the connection; open ones are reset.
+    Status(u16),
 }
 
 /// A fault-injecting proxy on 127.0.0.1. Stops when dropped.
@@ -135,6 +139,10 @@ async fn serve(
                     reset(client);
                     continue;
                 }
+                if let Mode::Status(status) = current {
+                    tokio::spawn(answer_with(client, status));
+                    continue;
+                }
                 tokio::spawn(forward(client, upstream, mode.clone(), stats.clone()));
             }
         }
@@ -146,6 +154,38 @@ fn rebind(addr: SocketAddr) -> Option<TcpListener> {
     socket.set_reuseaddr(true).ok()?;
     socket.bind(addr).ok()?;
     socket.listen(128).ok()
+}
+
+/// Reads one request (head and `Content-Length` body, for at most 2 s), answers it with
+/// `status` and closes the connection.
+async fn answer_with(mut client: TcpStream, status: u16) {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let read_request = async {
+        loop {
+            let n = match client.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            seen.extend_from_slice(&buf[..n]);
+            let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if seen.len() >= end + 4 + length {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), read_request).await;
+    let answer = format!("HTTP/1.1 {status} Injected\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let _ = client.write_all(answer.as_bytes()).await;
+    let _ = client.shutdown().await;
 }
 
 fn reset(stream: TcpStream) {

@@ -1,0 +1,358 @@
+//! Bounded load: 2,000 signed deliveries of every kind and size, from concurrent senders,
+//! through four `webhook` processes (each with its own runtime API emulator) into one
+//! moto. Nothing may be lost: every answer 200, every object stored with the exact bytes,
+//! every SNS message delivered once per file (the set of eventIds checked through SQS).
+//!
+//! Build the binary first: `cargo build -p webhook`. Runs in about a minute.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use e2e::aws::Queue;
+use e2e::events::entry_text;
+use e2e::expect::{component, event_id, file_key, Window, DEFAULT_PREFIX};
+use e2e::{Delivery, Function, Stack};
+use serde_json::{json, Value};
+
+/// Deliveries sent.
+const DELIVERIES: usize = 2_000;
+/// `webhook` processes, each with its own runtime API.
+const FUNCTIONS: usize = 4;
+/// Concurrent senders, spread over the processes.
+const SENDERS: usize = 16;
+/// The five kinds of delivery, in turn.
+const EVENTS: [&str; 5] = [
+    "extraction.processed",
+    "extraction.edited",
+    "extraction.confirmed",
+    "extraction.failed",
+    "classification.completed",
+];
+
+/// Delivery number, status, JSON body and receipt window of one answer.
+type Answer = (usize, u16, Value, Window);
+
+/// One planned delivery and what it must leave behind.
+struct Planned {
+    delivery: Delivery,
+    event: &'static str,
+    /// `(key, exact bytes)` of each file object, in entry order.
+    files: Vec<(String, String)>,
+    /// eventIds of the SNS messages it must publish.
+    event_ids: Vec<String>,
+}
+
+/// Extracted data of about `size` bytes (made-up line items).
+fn result_of(n: usize, size: usize) -> String {
+    let mut items = Vec::new();
+    let mut len = 0;
+    let mut i = 0;
+    while len + 80 < size {
+        let item = format!(
+            r#"{{"description":"Item {i} of {n} (fake)","quantity":{},"cents":{}}}"#,
+            i % 7 + 1,
+            i * 1301 % 50_000
+        );
+        len += item.len() + 1;
+        items.push(item);
+        i += 1;
+    }
+    format!(
+        r#"{{"invoice":"FAKE-{n:06}","total":{n}.50,"items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
+/// Delivery `n`: its event cycles through [`EVENTS`]; per event, mostly one file, one in
+/// ten 2 to 5, one in twenty 1 to 20 (every count), one in twenty with ~50 KB entries.
+fn plan(n: usize) -> Planned {
+    let event = EVENTS[n % EVENTS.len()];
+    // Sizes vary per round of the five events, so every event gets every size.
+    let round = n / EVENTS.len();
+    let files = match round % 20 {
+        0 => 1 + round / 20 % 20,
+        5 | 15 => 2 + round % 4,
+        _ => 1,
+    };
+    let (files, size) = if round % 20 == 3 {
+        (1 + round % 3, 50_000)
+    } else {
+        (files, 200)
+    };
+    let status = event.strip_prefix("extraction.").unwrap_or("processed");
+    let mut d = Delivery::new(event);
+    let mut stored = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..files {
+        let mut raw = entry_text(
+            &format!("load-{n:05}"),
+            "batch",
+            &format!("file-{i:02}"),
+            status,
+            &result_of(n, size),
+        );
+        if event == "extraction.failed" {
+            raw.insert_str(raw.len() - 1, r#","error":"fake failure""#);
+        }
+        d = d.raw_entry(&raw);
+        if let Some(kind) = event.strip_prefix("extraction.") {
+            let key = file_key(
+                DEFAULT_PREFIX,
+                &component(&format!("load-{n:05}")),
+                "batch",
+                &format!("file-{i:02}"),
+                kind,
+            );
+            if matches!(kind, "confirmed" | "failed") {
+                ids.push(event_id(event, raw.as_bytes()));
+            }
+            stored.push((key, raw));
+        }
+    }
+    Planned {
+        delivery: d,
+        event,
+        files: stored,
+        event_ids: ids,
+    }
+}
+
+/// Receives and deletes (in batches) every message on `queue` until `want` have arrived
+/// or nothing new comes for a few seconds.
+async fn receive_all(stack: &Stack, queue: &Queue, want: usize) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut idle_since = Instant::now();
+    while all.len() < want || idle_since.elapsed() < Duration::from_millis(500) {
+        let out = stack
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            if idle_since.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        idle_since = Instant::now();
+        let mut batch = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            all.push(serde_json::from_str(m.body().unwrap_or_default()).unwrap());
+            if let Some(h) = m.receipt_handle() {
+                batch.push(
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(h)
+                        .build()
+                        .unwrap(),
+                );
+            }
+        }
+        stack
+            .aws
+            .sqs
+            .delete_message_batch()
+            .queue_url(&queue.url)
+            .set_entries(Some(batch))
+            .send()
+            .await
+            .unwrap();
+    }
+    all
+}
+
+/// Every key in the bucket with its size.
+async fn sizes(stack: &Stack) -> BTreeMap<String, i64> {
+    let mut all = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = stack
+            .aws
+            .s3
+            .list_objects_v2()
+            .bucket(&stack.res.bucket)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .unwrap();
+        for o in out.contents() {
+            all.insert(o.key().unwrap_or_default().to_owned(), o.size().unwrap_or(-1));
+        }
+        match out.next_continuation_token {
+            Some(t) if out.is_truncated == Some(true) => token = Some(t),
+            _ => return all,
+        }
+    }
+}
+
+/// Reads every `(key, bytes)` back with `workers` concurrent GETs; returns the mismatches.
+async fn mismatches(stack: &Arc<Stack>, expected: Vec<(String, Vec<u8>)>, workers: usize) -> Vec<String> {
+    let queue = Arc::new(Mutex::new(expected));
+    let bad = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (queue, bad, stack) = (queue.clone(), bad.clone(), stack.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some((key, bytes)) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let got = stack.object(&key).await;
+                if got.bytes != bytes {
+                    bad.lock().unwrap().push(key);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let bad = bad.lock().unwrap().clone();
+    bad
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_thousand_mixed_deliveries_lose_nothing() {
+    let started = Instant::now();
+    let stack = Arc::new(Stack::new().await);
+    let mut functions = Vec::new();
+    for _ in 0..FUNCTIONS {
+        functions.push(Arc::new(Function::start(stack.config()).await));
+    }
+    let planned: Arc<Vec<Planned>> = Arc::new((0..DELIVERIES).map(plan).collect());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answers: Arc<Mutex<Vec<Answer>>> = Arc::new(Mutex::new(Vec::new()));
+
+    // Senders pull the next delivery and send it to "their" process.
+    let sending = Instant::now();
+    let mut senders = Vec::new();
+    for s in 0..SENDERS {
+        let f = functions[s % FUNCTIONS].clone();
+        let (planned, next, answers) = (planned.clone(), next.clone(), answers.clone());
+        senders.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(p) = planned.get(n) else { return };
+                let w = Window::open();
+                let rsp = f.http(&p.delivery.request()).await;
+                let body = serde_json::from_slice(&rsp.body).unwrap_or(Value::Null);
+                answers.lock().unwrap().push((n, rsp.status, body, w.close()));
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    let send_time = sending.elapsed();
+
+    // Every answer is a 200 with the contract's body.
+    let answers = answers.lock().unwrap().clone();
+    assert_eq!(answers.len(), DELIVERIES);
+    let non_2xx: Vec<_> = answers.iter().filter(|a| !(200..300).contains(&a.1)).collect();
+    assert!(
+        non_2xx.is_empty(),
+        "{} non-2xx answers, e.g. {:?}",
+        non_2xx.len(),
+        non_2xx.first()
+    );
+    let mut expected: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut confirmed_ids = BTreeSet::new();
+    let mut failed_ids = BTreeSet::new();
+    let mut files_total = 0;
+    for (n, _, body, w) in &answers {
+        let p = &planned[*n];
+        let archived = body["archived"].as_str().unwrap_or_default().to_owned();
+        let d_body = p.delivery.body();
+        assert!(
+            w.archive_keys(DEFAULT_PREFIX, &component(p.event), &d_body)
+                .contains(&archived),
+            "delivery {n}: archived {archived:?}"
+        );
+        let keys: Vec<&str> = p.files.iter().map(|(k, _)| k.as_str()).collect();
+        let published = if p.event_ids.is_empty() { 0 } else { keys.len() };
+        assert_eq!(
+            body,
+            &json!({"event": p.event, "files": keys.len(), "stored": keys, "archived": archived, "published": published}),
+            "delivery {n}"
+        );
+        expected.insert(archived, d_body);
+        for (k, raw) in &p.files {
+            assert!(
+                expected.insert(k.clone(), raw.clone().into_bytes()).is_none(),
+                "{k} planned twice"
+            );
+        }
+        files_total += p.files.len();
+        let ids = if p.event == "extraction.confirmed" {
+            &mut confirmed_ids
+        } else {
+            &mut failed_ids
+        };
+        ids.extend(p.event_ids.iter().cloned());
+    }
+
+    // S3: exactly the expected keys with the expected sizes. File objects are all read
+    // back and compared byte for byte; archive copies are named by the SHA-256 of the
+    // body sent (checked above), have its size, and one in ten is read back too (moto
+    // serves a few hundred GETs a second: reading all 2,000 would double the run).
+    let listed = sizes(&stack).await;
+    let want: BTreeMap<String, i64> = expected.iter().map(|(k, b)| (k.clone(), b.len() as i64)).collect();
+    assert_eq!(listed.len(), want.len(), "object count");
+    assert!(
+        listed == want,
+        "the bucket holds exactly the archive copies and file objects, with their sizes"
+    );
+    let to_read: Vec<(String, Vec<u8>)> = expected
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (k, _))| !k.contains("/_deliveries/") || i % 10 == 0)
+        .map(|(_, kv)| kv)
+        .collect();
+    let read_back = to_read.len();
+    let bad = mismatches(&stack, to_read, 16).await;
+    assert!(
+        bad.is_empty(),
+        "{} objects differ from what was sent: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+
+    // SNS: every message delivered, once, with the expected eventIds.
+    for (queue, ids, name) in [
+        (&stack.res.confirmed_queue, &confirmed_ids, "confirmed"),
+        (&stack.res.failed_queue, &failed_ids, "failed"),
+    ] {
+        let got = receive_all(&stack, queue, ids.len()).await;
+        let got_ids: Vec<String> = got
+            .iter()
+            .map(|m| m["eventId"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let unique: BTreeSet<String> = got_ids.iter().cloned().collect();
+        assert_eq!(got_ids.len(), ids.len(), "{name}: message count");
+        assert_eq!(&unique, ids, "{name}: the set of eventIds");
+    }
+    eprintln!(
+        "load: {DELIVERIES} deliveries ({files_total} file objects, {} confirmed + {} failed messages) from {SENDERS} senders over {FUNCTIONS} processes: sent in {:.1}s ({:.0}/s), {read_back} objects read back, whole test {:.1}s",
+        confirmed_ids.len(),
+        failed_ids.len(),
+        send_time.as_secs_f64(),
+        DELIVERIES as f64 / send_time.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    for f in functions {
+        if let Ok(f) = Arc::try_unwrap(f) {
+            f.stop().await;
+        }
+    }
+}
