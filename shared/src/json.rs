@@ -177,35 +177,6 @@ fn push_wtf8(out: &mut Vec<u8>, code: u32) {
     }
 }
 
-/// The offset of the first byte at or after `pos` that [`write_string`] may have to
-/// escape (`"`, `\`, a control character, or `0xED`, which leads a surrogate), eight
-/// bytes at a time like [`string_stop`].
-#[inline(always)]
-fn escape_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
-    while let Some(chunk) = bytes.get(pos..pos + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let lead = word ^ (ONES * 0xED);
-        let stops = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (lead.wrapping_sub(ONES) & !lead)
-            | (word.wrapping_sub(ONES * 0x20) & !word))
-            & HIGHS;
-        if stops != 0 {
-            return Some(pos + (stops.trailing_zeros() / 8) as usize);
-        }
-        pos += 8;
-    }
-    while let Some(&b) = bytes.get(pos) {
-        if b < 0x20 || matches!(b, b'"' | b'\\' | 0xED) {
-            return Some(pos);
-        }
-        pos += 1;
-    }
-    None
-}
-
 /// Appends `value` (WTF-8) as a JSON string literal, escaped as `JSON.stringify` does:
 /// `\"`, `\\`, `\b \f \n \r \t`, other controls and lone surrogates as lowercase `\uXXXX`.
 pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
@@ -214,7 +185,7 @@ pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
     let mut run = 0; // start of the bytes not yet copied
     let mut i = 0;
-    while let Some(stop) = escape_stop(value, i) {
+    while let Some(stop) = find_stop::<true>(value, i) {
         i = stop;
         let b = value[i];
         let escape: Option<&[u8]> = match b {
@@ -262,39 +233,31 @@ pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
 }
 
-/// Bytes that end the fast run inside a string: `"`, `\` and the control characters.
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
 /// `0x01` in every byte of a word.
 const ONES: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every byte of a word.
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The offset of the first `"`, `\` or control character at or after `pos`, looked for
-/// eight bytes at a time (SWAR): most of a body is string contents.
+/// The offset of the first `"`, `\` or control character at or after `pos` (and with
+/// `SURROGATE_LEAD`, of `0xED`, which leads a surrogate in WTF-8: what [`write_string`]
+/// may have to escape), looked for eight bytes at a time (SWAR): most of a body is
+/// string contents.
 ///
 /// In each mask a byte's high bit is set where the byte matches; a borrow can only carry
 /// a false match *above* a true one, so the lowest set bit is always a true match.
 #[inline(always)]
-fn string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
+fn find_stop<const SURROGATE_LEAD: bool>(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    let matches = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x
+    };
     while let Some(chunk) = bytes.get(pos..pos + 8) {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let stops = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word))
-            & HIGHS;
+        let mut stops = matches(word, b'"') | matches(word, b'\\') | (word.wrapping_sub(ONES * 0x20) & !word);
+        if SURROGATE_LEAD {
+            stops |= matches(word, 0xED);
+        }
+        let stops = stops & HIGHS;
         if stops != 0 {
             // The byte index of the lowest set bit: at most 7.
             return Some(pos + (stops.trailing_zeros() / 8) as usize);
@@ -302,7 +265,7 @@ fn string_stop(bytes: &[u8], mut pos: usize) -> Option<usize> {
         pos += 8;
     }
     while let Some(&b) = bytes.get(pos) {
-        if STRING_STOP[usize::from(b)] {
+        if b < 0x20 || b == b'"' || b == b'\\' || (SURROGATE_LEAD && b == 0xED) {
             return Some(pos);
         }
         pos += 1;
@@ -339,7 +302,7 @@ fn syntax_at(offset: usize) -> JsonError {
 fn string_end(bytes: &[u8], mut pos: usize) -> Result<usize, JsonError> {
     pos += 1; // the opening quote
     loop {
-        let Some(stop) = string_stop(bytes, pos) else {
+        let Some(stop) = find_stop::<false>(bytes, pos) else {
             return Err(syntax_at(bytes.len()));
         };
         pos = stop;
