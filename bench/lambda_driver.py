@@ -286,17 +286,11 @@ class Moto:
         self.proc.wait()
 
 
-class DelayProxy:
-    """An HTTP/1.1 proxy that holds each request `delay` seconds before forwarding it.
+class LoopServer:
+    """An asyncio TCP server on 127.0.0.1 (a free port) running `self.handle` on a
+    background thread's event loop; sets `self.port`."""
 
-    Requests are delimited by their headers (Content-Length or chunked); responses are
-    piped back as they come. Counts requests and the delay actually applied."""
-
-    def __init__(self, upstream_port):
-        self.upstream_port = upstream_port
-        self.delay = 0.0
-        self.requests = 0
-        self.delayed_total = 0.0
+    def serve_in_background(self):
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -308,6 +302,20 @@ class DelayProxy:
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
         asyncio.run_coroutine_threadsafe(start(), self.loop)
         ready.wait(10)
+
+
+class DelayProxy(LoopServer):
+    """An HTTP/1.1 proxy that holds each request `delay` seconds before forwarding it.
+
+    Requests are delimited by their headers (Content-Length or chunked); responses are
+    piped back as they come. Counts requests and the delay actually applied."""
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.delay = 0.0
+        self.requests = 0
+        self.delayed_total = 0.0
+        self.serve_in_background()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def reset(self, delay):
@@ -367,7 +375,7 @@ class DelayProxy:
             back.cancel()
 
 
-class InstantAws:
+class InstantAws(LoopServer):
     """A stand-in for S3 and SNS that answers at once: PutObject with an ETag, PublishBatch
     with every entry successful. moto handles one request at a time, so behind it part of
     an added delay hides in moto's queue; behind this, the added time is exactly the
@@ -380,17 +388,7 @@ class InstantAws:
     )
 
     def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        async def start():
-            self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-            self.port = self.server.sockets[0].getsockname()[1]
-            ready.set()
-
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(start(), self.loop)
-        ready.wait(10)
+        self.serve_in_background()
 
     async def handle(self, reader, writer):
         try:
