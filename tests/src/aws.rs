@@ -25,11 +25,13 @@ pub struct Aws {
     pub secrets: aws_sdk_secretsmanager::Client,
 }
 
-/// A queue subscribed to a topic with raw message delivery.
+/// An SQS queue (one subscribed to a topic with raw message delivery, or the redrive queue).
 #[derive(Clone, Debug)]
 pub struct Queue {
     /// The queue URL.
     pub url: String,
+    /// The queue ARN (the `eventSourceARN` of its SQS events).
+    pub arn: String,
     /// Whether it is a FIFO queue.
     pub fifo: bool,
 }
@@ -47,6 +49,9 @@ pub struct Resources {
     pub confirmed_queue: Queue,
     /// Receives the failed topic's messages.
     pub failed_queue: Queue,
+    /// The redrive queue (`REDRIVE_QUEUE_URL`), subscribed to nothing; the function is
+    /// configured with it only when a test asks ([`crate::FunctionConfig::redrive_queue`]).
+    pub redrive_queue: Queue,
 }
 
 /// An object read back from S3.
@@ -153,13 +158,44 @@ impl Aws {
             .topic_with_queue(&format!("{base}-confirmed"), fifo_confirmed)
             .await;
         let (failed_topic_arn, failed_queue) = self.topic_with_queue(&format!("{base}-failed"), false).await;
+        let redrive_queue = self.create_queue(&format!("{base}-redrive")).await;
         Resources {
             bucket,
             confirmed_topic_arn,
             failed_topic_arn,
             confirmed_queue,
             failed_queue,
+            redrive_queue,
         }
+    }
+
+    /// Creates a standard SQS queue called `name`.
+    pub async fn create_queue(&self, name: &str) -> Queue {
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create queue {name}: {}", ctx(&e)))
+            .queue_url
+            .expect("queue URL");
+        let arn = self.queue_arn(&url).await;
+        Queue { url, arn, fifo: false }
+    }
+
+    /// The ARN of the queue at `url`.
+    pub async fn queue_arn(&self, url: &str) -> String {
+        self.sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("queue attributes {url}: {}", ctx(&e)))
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("queue ARN")
     }
 
     /// Creates topic `name` (plus `.fifo` when `fifo`) and a queue subscribed to it.
@@ -187,28 +223,17 @@ impl Aws {
             .unwrap_or_else(|e| panic!("create queue {name}: {}", ctx(&e)))
             .queue_url
             .expect("queue URL");
-        let attrs = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("queue attributes {name}: {}", ctx(&e)));
-        let queue_arn = attrs
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("queue ARN");
+        let arn = self.queue_arn(&url).await;
         self.sns
             .subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
-            .endpoint(queue_arn)
+            .endpoint(&arn)
             .attributes("RawMessageDelivery", "true")
             .send()
             .await
             .unwrap_or_else(|e| panic!("subscribe {name}: {}", ctx(&e)));
-        (topic_arn, Queue { url, fifo })
+        (topic_arn, Queue { url, arn, fifo })
     }
 
     /// Every key under `prefix` in `bucket`, sorted.
@@ -331,7 +356,7 @@ impl Aws {
 }
 
 /// An SDK error with its causes (the bare Display says only "dispatch failure").
-fn ctx<E: std::error::Error>(e: &E) -> String {
+pub(crate) fn ctx<E: std::error::Error>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

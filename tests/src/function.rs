@@ -26,6 +26,9 @@ pub const CONFIG_VARS: &[&str] = &[
     "ALLOW_UNSIGNED",
     "MAX_BODY_BYTES",
     "MAX_CONCURRENCY",
+    "REDRIVE_QUEUE_URL",
+    "ACK_DEADLINE_MS",
+    "SECRET_REFRESH_INTERVAL_MS",
 ];
 
 /// Where the binary under test is: `WEBHOOK_BIN`, else `$CARGO_TARGET_DIR` (or the
@@ -160,6 +163,26 @@ impl FunctionConfig {
     /// Points SNS (only) at `url`, e.g. a [`crate::FaultProxy`].
     pub fn sns_endpoint(self, url: &str) -> Self {
         self.set("AWS_ENDPOINT_URL_SNS", url)
+    }
+
+    /// Points SQS (only) at `url`, e.g. a [`crate::FaultProxy`].
+    pub fn sqs_endpoint(self, url: &str) -> Self {
+        self.set("AWS_ENDPOINT_URL_SQS", url)
+    }
+
+    /// Points Secrets Manager (only) at `url`, e.g. a [`crate::FaultProxy`].
+    pub fn secrets_endpoint(self, url: &str) -> Self {
+        self.set("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
+    }
+
+    /// Turns on automatic completion (docs/contract.md §8): `REDRIVE_QUEUE_URL`.
+    pub fn redrive_queue(self, url: &str) -> Self {
+        self.set("REDRIVE_QUEUE_URL", url)
+    }
+
+    /// `ACK_DEADLINE_MS`: how long a request may work before it answers `202`.
+    pub fn ack_deadline_ms(self, ms: u64) -> Self {
+        self.set("ACK_DEADLINE_MS", &ms.to_string())
     }
 
     fn command(&self, runtime_api: &str) -> Command {

@@ -18,6 +18,7 @@ pub mod expect;
 pub mod function;
 pub mod moto;
 pub mod proxy;
+pub mod redrive;
 pub mod runtime_api;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub use aws::{Aws, Received, Resources, StoredObject};
 pub use events::{Delivery, HttpResponse, Request, Source, SECRET};
 pub use function::{ExitReport, Function, FunctionConfig};
 pub use proxy::FaultProxy;
+pub use redrive::{EventSourceMapping, QueueMessage};
 pub use runtime_api::{Outcome, RuntimeApi};
 
 /// The workspace root (the parent of this crate's directory).
@@ -80,6 +82,21 @@ impl Stack {
     /// moto as `AWS_ENDPOINT_URL`.
     pub fn config(&self) -> FunctionConfig {
         FunctionConfig::new(&self.endpoint, &self.res)
+    }
+
+    /// [`Stack::config`] with this stack's redrive queue as `REDRIVE_QUEUE_URL`.
+    pub fn redrive_config(&self) -> FunctionConfig {
+        self.config().redrive_queue(&self.res.redrive_queue.url)
+    }
+
+    /// The event source mapping of this stack's redrive queue.
+    pub fn mapping(&self) -> EventSourceMapping {
+        EventSourceMapping::new(&self.res.redrive_queue)
+    }
+
+    /// Every message on the redrive queue so far (removes them).
+    pub async fn queued(&self) -> Vec<QueueMessage> {
+        self.aws.take_all(&self.res.redrive_queue).await
     }
 
     /// Starts the real binary with `config` (see [`Function::start`]).

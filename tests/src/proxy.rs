@@ -1,9 +1,12 @@
 //! A TCP proxy in front of moto that a test can switch between forwarding, resetting
 //! and refusing connections, or answering with an HTTP error status, to make S3 or SNS
-//! unreachable or failing on its own.
+//! unreachable or failing on its own. While forwarding, a [`Rule`] can delay or fail only
+//! the requests whose path matches (e.g. S3 file objects but not the archive copy), and
+//! every request's line is logged (see [`FaultProxy::requests`]).
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -23,6 +26,71 @@ pub enum Mode {
     Status(u16),
 }
 
+/// Which requests a [`Rule`] applies to, by the path of the request line (with its query
+/// string, as sent: percent-encoded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathFilter {
+    /// Every request.
+    Any,
+    /// Requests whose path contains this text.
+    Containing(String),
+    /// Requests whose path does not contain this text.
+    NotContaining(String),
+}
+
+impl PathFilter {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            PathFilter::Any => true,
+            PathFilter::Containing(t) => path.contains(t.as_str()),
+            PathFilter::NotContaining(t) => !path.contains(t.as_str()),
+        }
+    }
+}
+
+/// What a [`Rule`] does to a matching request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Hold the request this long, then forward it.
+    Delay(Duration),
+    /// Answer with this HTTP status and an empty body, without forwarding.
+    Status(u16),
+    /// Reset the connection without forwarding.
+    Reset,
+}
+
+/// A per-request fault applied while the proxy is in [`Mode::Forward`].
+///
+/// The rule is chosen when a connection's first request line arrives. moto closes every
+/// connection after one answer (`Connection: close`), so a connection carries one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The requests it applies to.
+    pub paths: PathFilter,
+    /// What happens to them.
+    pub action: Action,
+}
+
+impl Rule {
+    /// `action` for the requests whose path matches `paths`.
+    pub fn new(paths: PathFilter, action: Action) -> Self {
+        Rule { paths, action }
+    }
+}
+
+/// One request seen by the proxy (while forwarding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// The path with its query string, as sent.
+    pub path: String,
+    /// The `X-Amz-Target` header (JSON-protocol APIs such as Secrets Manager and SQS), if any.
+    pub target: Option<String>,
+    /// What the proxy did with it: `None` forwarded at once, else the rule's action.
+    pub action: Option<Action>,
+}
+
 /// A fault-injecting proxy on 127.0.0.1. Stops when dropped.
 pub struct FaultProxy {
     addr: SocketAddr,
@@ -31,12 +99,18 @@ pub struct FaultProxy {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Counters shared by the proxy's connections.
+/// Counters and rules shared by the proxy's connections.
 #[derive(Default)]
 struct Stats {
     accepted: AtomicUsize,
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
+    rules: Mutex<Vec<Rule>>,
+    seen: Mutex<Vec<SeenRequest>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Stats {
@@ -97,6 +171,31 @@ impl FaultProxy {
     pub fn peak_in_flight(&self) -> usize {
         self.stats.peak_in_flight.load(Ordering::SeqCst)
     }
+
+    /// Replaces the per-request rules (the first matching one applies; none: forward).
+    /// They act only in [`Mode::Forward`], on connections accepted from now on.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        *lock(&self.stats.rules) = rules;
+    }
+
+    /// Removes every per-request rule.
+    pub fn clear_rules(&self) {
+        self.set_rules(Vec::new());
+    }
+
+    /// Every request the proxy has seen while forwarding, in arrival order.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        lock(&self.stats.seen).clone()
+    }
+
+    /// How many requests seen so far carried `X-Amz-Target: <target>` (any case), e.g.
+    /// `secretsmanager.GetSecretValue`.
+    pub fn count_target(&self, target: &str) -> usize {
+        lock(&self.stats.seen)
+            .iter()
+            .filter(|r| r.target.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(target)))
+            .count()
+    }
 }
 
 async fn serve(
@@ -143,7 +242,7 @@ async fn serve(
                     tokio::spawn(answer_with(client, status));
                     continue;
                 }
-                tokio::spawn(forward(client, upstream, mode.clone(), stats.clone()));
+                tokio::spawn(apply_rules(client, upstream, mode.clone(), stats.clone()));
             }
         }
     }
@@ -186,6 +285,64 @@ async fn answer_with(mut client: TcpStream, status: u16) {
     let answer = format!("HTTP/1.1 {status} Injected\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     let _ = client.write_all(answer.as_bytes()).await;
     let _ = client.shutdown().await;
+}
+
+/// The head of a request line and headers, peeked (not consumed) from `client`: waits up
+/// to 2 s for the end of the request line (and, when it comes soon, of the headers).
+async fn peek_head(client: &TcpStream) -> String {
+    let mut buf = vec![0u8; 8 * 1024];
+    let started = tokio::time::Instant::now();
+    loop {
+        let n = match tokio::time::timeout(Duration::from_secs(2), client.peek(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => return String::new(),
+        };
+        let seen = &buf[..n];
+        let has_line = seen.windows(2).any(|w| w == b"\r\n");
+        let has_head = seen.windows(4).any(|w| w == b"\r\n\r\n");
+        let waited = started.elapsed();
+        if n == 0 || has_head || n == buf.len() || (has_line && waited > Duration::from_millis(50)) {
+            return String::from_utf8_lossy(seen).into_owned();
+        }
+        if waited > Duration::from_secs(2) {
+            return String::from_utf8_lossy(seen).into_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Logs the connection's request, applies the first matching rule, and forwards it unless
+/// the rule answers instead.
+async fn apply_rules(client: TcpStream, upstream: SocketAddr, mode: watch::Receiver<Mode>, stats: Arc<Stats>) {
+    let head = peek_head(&client).await;
+    let mut line = head.lines().next().unwrap_or_default().split(' ');
+    let method = line.next().unwrap_or_default().to_owned();
+    let path = line.next().unwrap_or_default().to_owned();
+    let target = head.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("x-amz-target")
+            .then(|| value.trim().to_owned())
+    });
+    let action = lock(&stats.rules)
+        .iter()
+        .find(|r| r.paths.matches(&path))
+        .map(|r| r.action);
+    lock(&stats.seen).push(SeenRequest {
+        method,
+        path,
+        target,
+        action,
+    });
+    match action {
+        None => forward(client, upstream, mode, stats).await,
+        Some(Action::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            forward(client, upstream, mode, stats).await;
+        }
+        Some(Action::Status(status)) => answer_with(client, status).await,
+        Some(Action::Reset) => reset(client),
+    }
 }
 
 fn reset(stream: TcpStream) {
