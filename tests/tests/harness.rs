@@ -534,3 +534,145 @@ fn events_parse_as_lambda_http_sees_them() {
     assert_eq!(v["body"], "%%%");
     assert_eq!(v["isBase64Encoded"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_proxy_rules_act_by_path_and_log_requests() {
+    use e2e::proxy::{Action, PathFilter, Rule};
+    let moto = moto::shared();
+    let proxy = FaultProxy::start(moto.addr()).await;
+    let via = Aws::connect(&proxy.url());
+    let bucket = e2e::unique_name("e2e-rules");
+    via.s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create via proxy");
+    let put = |key: &'static str| {
+        let (via, bucket) = (via.clone(), bucket.clone());
+        async move {
+            let started = std::time::Instant::now();
+            let r = via
+                .s3
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(b"{}".to_vec().into())
+                .send()
+                .await;
+            (r.is_ok(), started.elapsed())
+        }
+    };
+
+    proxy.set_rules(vec![
+        Rule::new(PathFilter::Containing("/fail/".into()), Action::Status(400)),
+        Rule::new(
+            PathFilter::NotContaining("/fail/".into()),
+            Action::Delay(Duration::from_millis(400)),
+        ),
+    ]);
+    let (ok, _) = put("fail/x.json").await;
+    assert!(!ok, "a matching request gets the injected status");
+    let (ok, took) = put("slow/x.json").await;
+    assert!(
+        ok && took >= Duration::from_millis(400),
+        "delayed, then forwarded: {took:?}"
+    );
+    proxy.set_rules(vec![Rule::new(PathFilter::Any, Action::Reset)]);
+    assert!(!put("reset/x.json").await.0, "reset");
+    proxy.clear_rules();
+    let (ok, took) = put("fast/x.json").await;
+    assert!(
+        ok && took < Duration::from_millis(400),
+        "no rule: forwarded at once ({took:?})"
+    );
+
+    let seen = proxy.requests();
+    let puts: Vec<(&str, Option<Action>)> = seen
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("x.json"))
+        .map(|r| (r.path.split('?').next().unwrap_or_default(), r.action))
+        .collect();
+    let want = |k: &str| format!("/{bucket}/{k}");
+    assert!(
+        puts.contains(&(want("fail/x.json").as_str(), Some(Action::Status(400)))),
+        "{puts:?}"
+    );
+    assert!(
+        puts.contains(&(
+            want("slow/x.json").as_str(),
+            Some(Action::Delay(Duration::from_millis(400)))
+        )),
+        "{puts:?}"
+    );
+    assert!(puts.contains(&(want("fast/x.json").as_str(), None)), "{puts:?}");
+
+    // JSON-protocol calls are told apart by X-Amz-Target.
+    let arn = via.create_secret("e2e-proxy-secret-not-real").await;
+    via.secrets
+        .get_secret_value()
+        .secret_id(&arn)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(
+        proxy.count_target("secretsmanager.GetSecretValue"),
+        1,
+        "{:?}",
+        proxy.requests()
+    );
+    assert_eq!(proxy.count_target("secretsmanager.CreateSecret"), 1);
+}
+
+#[tokio::test]
+async fn sqs_events_have_the_event_source_mappings_shape() {
+    let stack = Stack::new().await;
+    let q = &stack.res.redrive_queue;
+    let id = stack.aws.send_message(q, r#"{"archived":"x"}"#).await;
+    let got = stack.aws.receive(q, 10, 30).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id, id);
+    assert_eq!(got[0].receive_count(), 1);
+    let event = e2e::redrive::sqs_event(q, &got);
+    let record = &event["Records"][0];
+    // The fields of aws_lambda_events' example-sqs-event.json (md5OfMessageAttributes is
+    // there only for messages with attributes).
+    let mut keys: Vec<&str> = record.as_object().expect("object").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "attributes",
+            "awsRegion",
+            "body",
+            "eventSource",
+            "eventSourceARN",
+            "md5OfBody",
+            "messageAttributes",
+            "messageId",
+            "receiptHandle"
+        ]
+    );
+    assert_eq!(record["eventSource"], "aws:sqs");
+    assert_eq!(record["body"], r#"{"archived":"x"}"#);
+    assert_eq!(record["md5OfBody"].as_str().map(str::len), Some(32));
+    assert!(record["eventSourceARN"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("arn:aws:sqs:us-east-1:")));
+    for a in [
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    ] {
+        assert!(record["attributes"][a].is_string(), "{a}: {record}");
+    }
+    // A released message comes back at once, with its receive count up.
+    stack.aws.release(q, &got[0].receipt_handle).await;
+    let again = stack.aws.receive(q, 10, 30).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message_id, id);
+    assert_eq!(again[0].receive_count(), 2);
+    stack.aws.delete_message(q, &again[0].receipt_handle).await;
+    assert!(stack.queued().await.is_empty());
+}
