@@ -54,14 +54,14 @@ pub fn webhook_bin() -> PathBuf {
     };
     if !path.is_file() {
         panic!(
-            "webhook binary not found: run `cargo build -p webhook` first (scripts/test does) [looked at {}]",
+            "webhook binary not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
             path.display()
         );
     }
     if explicit.is_none() {
         if let Some(newer) = newer_source(&path) {
             panic!(
-                "webhook binary is older than {}: run `cargo build -p webhook` first (scripts/test does)",
+                "webhook binary is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
                 newer.display()
             );
         }

@@ -7,7 +7,7 @@
 //! or SNS unreachable on demand. [`expect`] computes the values the contract promises
 //! (keys, event ids) with code of its own, independent of the code under test.
 //!
-//! Run: `scripts/dev-setup` (moto into `.venv`), `cargo build -p webhook`, then
+//! Run: `scripts/dev-setup` (moto into `.venv`), `scripts/build-binaries`, then
 //! `cargo test -p e2e` (`--test harness` for the self-tests, `--test contract` for the
 //! contract). `WEBHOOK_BIN=/path/to/webhook` tests another build of the binary.
 #![forbid(unsafe_code)]

@@ -3,7 +3,7 @@
 //! moto. Nothing may be lost: every answer 200, every object stored with the exact bytes,
 //! every SNS message delivered once per file (the set of eventIds checked through SQS).
 //!
-//! Build the binary first: `cargo build -p webhook`. Runs in about a minute.
+//! Build the binaries first: `scripts/build-binaries`. Runs in about a minute.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -34,13 +34,13 @@ fn cli_bin() -> PathBuf {
     let bin = target.join("debug/webhook-cli");
     let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
         panic!(
-            "webhook-cli not found: run `cargo build -p webhook -p webhook-cli` first (scripts/test does) [looked at {}]",
+            "webhook-cli not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
             bin.display()
         )
     });
     if let Some(newer) = newer_source(built, &[root.join("cli/src"), root.join("shared/src")]) {
         panic!(
-            "webhook-cli is older than {}: run `cargo build -p webhook -p webhook-cli` first (scripts/test does)",
+            "webhook-cli is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
             newer.display()
         );
     }

@@ -4,7 +4,7 @@
 //! header case, 413, traversal ids, refusal to start without a secret) lives in
 //! contract/signature.rs, requests.rs, routing.rs and startup.rs.
 //!
-//! Build the binary first: `cargo build -p webhook`.
+//! Build the binaries first: `scripts/build-binaries`.
 #![allow(clippy::unwrap_used)]
 
 use e2e::events::{entry_text, sign, Source, SIGNATURE_HEADER};
