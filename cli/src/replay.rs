@@ -1,4 +1,5 @@
-//! `replay`: re-drive archived deliveries through the function's own routing code.
+//! `replay`: re-drive archived deliveries through the function's own code path
+//! (`shared::redrive`, which the function's SQS redrive uses too).
 //!
 //! The archive holds only authenticated deliveries, verbatim. Each is planned again with
 //! the receipt time stored in its `received-at` metadata, so the replay writes the same
@@ -8,14 +9,11 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use bytes::Bytes;
 use shared::aws::{S3ResultStore, SnsPublisher};
-use shared::delivery::Delivery;
-use shared::keys::Prefix;
-use shared::pipeline::execute;
-use shared::plan::{Destination, Plan};
-use time::format_description::well_known::Rfc3339;
-use time::{Date, OffsetDateTime};
+use shared::keys::{archive_day, archive_root, event_component, ArchiveKey, Prefix};
+use shared::plan::Destination;
+use shared::redrive::{complete, Archived};
+use time::Date;
 
 use crate::send::CliError;
 
@@ -98,65 +96,58 @@ struct Totals {
 /// Selects archived deliveries and re-drives each; exits non-zero if any failed.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
     let (sdk, s3) = crate::aws::connect(args.endpoint_url.as_deref()).await;
-    let prefix = Prefix::new(&args.prefix);
-    let keys = select(&s3, &args, &prefix).await?;
+    let to = Destination {
+        bucket: args.bucket.clone(),
+        prefix: Prefix::new(&args.prefix),
+    };
+    let keys = select(&s3, &args, &to.prefix).await?;
     let store = S3ResultStore::new(s3.clone(), &args.bucket);
     let publisher = SnsPublisher::new(
         aws_sdk_sns::Client::new(&sdk),
         args.confirmed_topic_arn.clone(),
         args.failed_topic_arn.clone(),
     );
-    let to = Destination {
-        bucket: args.bucket.clone(),
-        prefix,
-    };
     let mut totals = Totals::default();
     let total = keys.len();
     for (n, key) in keys.iter().enumerate() {
         eprint!("\r[{}/{total}] {key}\x1b[K", n + 1);
         let _ = std::io::stderr().flush();
-        let (body, at) = match fetch(&s3, &args.bucket, key).await {
-            Ok(found) => found,
-            Err(e) => {
-                eprintln!("\n{key}: {e}");
-                totals.failed += 1;
-                continue;
-            }
-        };
-        let Ok(delivery) = Delivery::parse(&body) else {
-            eprintln!("\n{key}: not a JSON object; skipped");
-            totals.failed += 1;
-            continue;
-        };
-        let plan = Plan::new(&body, &delivery, &to, at);
         if args.dry_run {
-            println!("{key}");
-            for put in &plan.files {
-                println!(
-                    "  put {} ({} bytes, event-id {})",
-                    put.key,
-                    put.body.len(),
-                    put.event_id
-                );
+            match Archived::read(key, &to.prefix, &store).await.and_then(|a| a.plan(&to)) {
+                Ok(replan) => {
+                    println!("{key}");
+                    for put in &replan.plan.files {
+                        println!(
+                            "  put {} ({} bytes, event-id {})",
+                            put.key,
+                            put.body.len(),
+                            put.event_id
+                        );
+                    }
+                    for m in &replan.plan.messages {
+                        println!(
+                            "  publish {:?} eventId {}{}",
+                            m.topic,
+                            m.event_id,
+                            if m.result_omitted { " (resultOmitted)" } else { "" }
+                        );
+                    }
+                    totals.deliveries += 1;
+                }
+                Err(e) => {
+                    eprintln!("\n{key}: {e}");
+                    totals.failed += 1;
+                }
             }
-            for m in &plan.messages {
-                println!(
-                    "  publish {:?} eventId {}{}",
-                    m.topic,
-                    m.event_id,
-                    if m.result_omitted { " (resultOmitted)" } else { "" }
-                );
-            }
-            totals.deliveries += 1;
             continue;
         }
-        match execute(&plan, &store, &publisher, args.concurrency).await {
-            Ok(outcome) => {
+        match complete(key, &to, &store, &publisher, args.concurrency).await {
+            Ok(done) => {
                 totals.deliveries += 1;
-                totals.objects += outcome.objects;
-                totals.published += outcome.published;
+                totals.objects += done.outcome.objects;
+                totals.published += done.outcome.published;
             }
-            Err(e) => {
+            Err((_, e)) => {
                 eprintln!("\n{key}: {e}");
                 totals.failed += 1;
             }
@@ -177,7 +168,6 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
 
 /// The archive keys the arguments select, in key order.
 async fn select(s3: &aws_sdk_s3::Client, args: &ReplayArgs, prefix: &Prefix) -> Result<Vec<String>, CliError> {
-    let archive = format!("{}_deliveries/", prefix.as_str());
     let mut scopes = Vec::new();
     if let Some(under) = &args.under {
         scopes.push(under.clone());
@@ -186,12 +176,7 @@ async fn select(s3: &aws_sdk_s3::Client, args: &ReplayArgs, prefix: &Prefix) -> 
         let last = args.to.unwrap_or(from);
         let mut day = from;
         while day <= last {
-            scopes.push(format!(
-                "{archive}{:04}/{:02}/{:02}/",
-                day.year(),
-                u8::from(day.month()),
-                day.day()
-            ));
+            scopes.push(archive_day(prefix, day));
             match day.next_day() {
                 Some(next) => day = next,
                 None => break,
@@ -216,38 +201,16 @@ async fn select(s3: &aws_sdk_s3::Client, args: &ReplayArgs, prefix: &Prefix) -> 
             keys.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_owned));
         }
     }
-    keys.retain(|k| k.starts_with(&archive) && k.ends_with(".json"));
-    if let Some(event) = &args.event {
-        let component = shared::keys::event_component(Some(event.as_bytes()));
-        keys.retain(|k| k.rsplit('/').nth(1) == Some(component.as_str()));
-    }
+    let root = archive_root(prefix);
+    let wanted = args.event.as_ref().map(|e| event_component(Some(e.as_bytes())));
+    keys.retain(|k| match ArchiveKey::parse(prefix, k) {
+        Some(parsed) => wanted.as_deref().is_none_or(|w| parsed.event == w),
+        None => {
+            eprintln!("{k}: not an archive key under {root}; skipped");
+            false
+        }
+    });
     keys.sort();
     keys.dedup();
     Ok(keys)
-}
-
-/// An archived body and its original receipt time (`received-at`, else LastModified).
-async fn fetch(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(Bytes, OffsetDateTime), CliError> {
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| crate::aws::error("reading", e))?;
-    let stored = out
-        .metadata()
-        .and_then(|m| m.get("received-at"))
-        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
-    let modified = out
-        .last_modified()
-        .and_then(|t| OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok());
-    let at = stored.or(modified).unwrap_or_else(OffsetDateTime::now_utc);
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| CliError::Aws(format!("reading {key}: {e}")))?
-        .into_bytes();
-    Ok((body, at))
 }

@@ -1,11 +1,13 @@
-//! AWS adapters of the ports: S3 for result objects, SNS for event messages.
+//! AWS adapters of the ports: S3 for result objects, SNS for event messages, SQS for the
+//! redrive queue.
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
+use crate::keys::metadata;
 use crate::message::{Message, Topic};
-use crate::pipeline::{DownstreamError, EventPublisher, ResultStore};
+use crate::pipeline::{DownstreamError, EventPublisher, RedriveQueue, ResultStore, StoredObject};
 use crate::plan::Put;
 
 /// Stores result objects in one S3 bucket.
@@ -33,14 +35,66 @@ impl ResultStore for S3ResultStore {
             .key(&put.key)
             .body(ByteStream::from(put.body.clone()))
             .content_type("application/json")
-            .metadata("event", &put.event)
-            .metadata("event-id", &put.event_id)
-            .metadata("received-at", &put.received_at)
+            .metadata(metadata::EVENT, &put.event)
+            .metadata(metadata::EVENT_ID, &put.event_id)
+            .metadata(metadata::RECEIVED_AT, &put.received_at)
             .send()
             .await
             .map(|_| ())
             .map_err(|e| DownstreamError::Store {
                 key: put.key.clone(),
+                reason: DisplayErrorContext(&e).to_string(),
+            })
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, DownstreamError> {
+        let failed = |reason: String| DownstreamError::Read {
+            key: key.to_owned(),
+            reason,
+        };
+        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(failed(DisplayErrorContext(&e).to_string())),
+        };
+        let received_at = out.metadata().and_then(|m| m.get(metadata::RECEIVED_AT)).cloned();
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(DisplayErrorContext(&e).to_string()))?
+            .into_bytes();
+        Ok(Some(StoredObject { body, received_at }))
+    }
+}
+
+/// Sends redrive messages to one SQS queue.
+#[derive(Debug, Clone)]
+pub struct SqsRedriveQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsRedriveQueue {
+    /// A queue at `url`, reached through `client`.
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        SqsRedriveQueue {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+impl RedriveQueue for SqsRedriveQueue {
+    async fn send(&self, body: String) -> Result<(), DownstreamError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| DownstreamError::Queue {
                 reason: DisplayErrorContext(&e).to_string(),
             })
     }

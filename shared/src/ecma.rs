@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use crate::json::{JsonError, Kind, Scanner, MAX_DEPTH};
+use crate::json::{write_string, JsonError, Kind, Scanner, MAX_DEPTH};
 
 /// Re-serializes one JSON text exactly as Node.js prints `JSON.stringify(JSON.parse(text))`.
 ///
@@ -303,51 +303,6 @@ fn array_index(key: &[u8]) -> Option<u32> {
             u32::try_from(v).ok().filter(|&i| i != u32::MAX)
         }
     }
-}
-
-/// Writes a WTF-8 string as JSON.stringify's QuoteJSONString does.
-fn write_string(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let mut run = 0; // start of the bytes not yet copied
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        let escape: Option<(u16, usize)> = match b {
-            0x00..=0x1F | b'"' | b'\\' => Some((u16::from(b), 1)),
-            // In WTF-8, ED A0..BF xx is a surrogate code point: it can only be a lone one.
-            0xED => match (s.get(i + 1), s.get(i + 2)) {
-                (Some(&b1 @ 0xA0..=0xBF), Some(&b2)) => {
-                    Some((0xD000 | (u16::from(b1 & 0x3F) << 6) | u16::from(b2 & 0x3F), 3))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((unit, len)) = escape else {
-            i += 1;
-            continue;
-        };
-        out.extend_from_slice(s.get(run..i).unwrap_or_default());
-        match unit {
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x09 => out.extend_from_slice(b"\\t"),
-            0x0A => out.extend_from_slice(b"\\n"),
-            0x0C => out.extend_from_slice(b"\\f"),
-            0x0D => out.extend_from_slice(b"\\r"),
-            0x22 => out.extend_from_slice(b"\\\""),
-            0x5C => out.extend_from_slice(b"\\\\"),
-            _ => {
-                out.extend_from_slice(b"\\u");
-                for shift in [12, 8, 4, 0] {
-                    out.push(HEX.get(usize::from((unit >> shift) & 0xF)).copied().unwrap_or(b'0'));
-                }
-            }
-        }
-        i += len;
-        run = i;
-    }
-    out.extend_from_slice(s.get(run..).unwrap_or_default());
-    out.push(b'"');
 }
 
 /// Writes a number as ECMAScript's Number::toString(10), or `null` when not finite.

@@ -180,7 +180,7 @@ fn push_wtf8(out: &mut Vec<u8>, code: u32) {
 /// Appends `value` (WTF-8) as a JSON string literal, escaped as `JSON.stringify` does:
 /// `\"`, `\\`, `\b \f \n \r \t`, other controls and lone surrogates as lowercase `\uXXXX`.
 pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    use crate::hex::{digits, LOWER};
     out.reserve(value.len() + 2);
     out.push(b'"');
     let mut run = 0; // start of the bytes not yet copied
@@ -210,20 +210,14 @@ pub fn write_string(out: &mut Vec<u8>, value: &[u8]) {
         } else if lone_surrogate {
             let unit =
                 0xD000 | (u16::from(value[i + 1] & 0x3F) << 6) | u16::from(value.get(i + 2).map_or(0, |c| c & 0x3F));
+            let [hi, lo] = unit.to_be_bytes();
             out.extend_from_slice(b"\\u");
-            for shift in [12, 8, 4, 0] {
-                out.push(HEX[usize::from((unit >> shift) & 0xF)]);
-            }
+            out.extend_from_slice(&digits(hi, LOWER));
+            out.extend_from_slice(&digits(lo, LOWER));
             i += 3;
         } else {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xF)],
-            ]);
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&digits(b, LOWER));
             i += 1;
         }
         i = i.min(value.len());

@@ -3,17 +3,24 @@
 //!
 //! Data flows one way: [`signature`] authenticates the body, [`delivery`] reads it,
 //! [`plan`] turns it into writes and messages, and [`pipeline`] executes the plan
-//! through its ports (with AWS adapters in `aws`, behind the `aws` feature).
+//! through its ports (with AWS adapters in `aws`, behind the `aws` feature, and in-memory
+//! ones in `memory`, behind the `memory` feature). [`redrive`] completes archived
+//! deliveries through the same ports.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod delivery;
 pub mod ecma;
+pub mod hex;
 pub mod json;
 pub mod keys;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
 pub mod message;
 pub mod pipeline;
 pub mod plan;
+pub mod redrive;
+#[cfg(feature = "sample")]
 pub mod sample;
 pub mod signature;

@@ -35,18 +35,7 @@ pub fn event_id(event: &[u8], stored: &[u8]) -> String {
     h.update(event);
     h.update(b"\n");
     h.update(stored);
-    hex(h.finish().as_ref())
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits: Vec<u8> = bytes
-        .iter()
-        .flat_map(|&b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]])
-        .collect();
-    // Only ASCII hex digits were written.
-    String::from_utf8(digits).unwrap_or_default()
+    crate::hex::lower(h.finish().as_ref())
 }
 
 /// One SNS message, ready to publish.
@@ -234,7 +223,7 @@ fn group_id(extraction_id: Option<Raw<'_>>) -> String {
         Some(id) if id.len() <= 128 && id.iter().all(|b| (0x21..=0x7E).contains(b)) => {
             String::from_utf8_lossy(&id).into_owned()
         }
-        Some(id) => hex(digest::digest(&SHA256, &id).as_ref()),
+        Some(id) => crate::hex::lower(digest::digest(&SHA256, &id).as_ref()),
         None => NONE.to_owned(),
     }
 }
@@ -265,9 +254,8 @@ mod tests {
         // echo -n $'extraction.confirmed\n{}' | sha256sum
         assert_eq!(
             event_id(b"extraction.confirmed", b"{}"),
-            hex(&Sha256::digest(b"extraction.confirmed\n{}"))
+            crate::hex::lower(&Sha256::digest(b"extraction.confirmed\n{}"))
         );
-        assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
     }
 
     #[test]
@@ -349,7 +337,7 @@ mod tests {
         assert!(m.result_omitted && m.size() <= MAX_MESSAGE_BYTES);
         assert_eq!(m.attributes.len(), 1);
         // A 200-character id is not a valid group id: its hash groups it instead.
-        assert_eq!(m.group_id, hex(&Sha256::digest("e".repeat(200))));
+        assert_eq!(m.group_id, crate::hex::lower(&Sha256::digest("e".repeat(200))));
     }
 
     #[test]

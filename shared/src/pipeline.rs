@@ -1,10 +1,17 @@
-//! The ports the plan is carried out through, and the fan-out that drives them (CONTRACT §5).
+//! The ports the plan is carried out through, and the fan-out that drives them
+//! (docs/contract.md §5 and §8).
 //!
-//! Every object is written first, concurrently; only then are messages published, in
-//! batches, so no message ever points at an object that is not stored yet.
+//! The archive copy and the file objects are written concurrently; only once every one
+//! of them is stored are messages published, in batches, so no message ever points at an
+//! object that is not stored yet. A deadline stops the waiting for file objects and
+//! messages, never for the archive copy: once it is stored the delivery is durable.
 
 use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
 
+use bytes::Bytes;
+use futures::future::{self, Either};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::message::{Message, Topic, MAX_MESSAGE_BYTES};
@@ -13,12 +20,20 @@ use crate::plan::{Plan, Put};
 /// SNS's limit on messages in one `PublishBatch`.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 
-/// A failure of S3 or SNS: the delivery may be retried (`502`).
+/// A failure of S3, SNS or SQS (after the SDK's own retries).
 #[derive(Debug, thiserror::Error)]
 pub enum DownstreamError {
     /// An object could not be stored.
     #[error("storing {key} failed: {reason}")]
     Store {
+        /// The object's key.
+        key: String,
+        /// What the store said.
+        reason: String,
+    },
+    /// An object could not be read.
+    #[error("reading {key} failed: {reason}")]
+    Read {
         /// The object's key.
         key: String,
         /// What the store said.
@@ -34,12 +49,30 @@ pub enum DownstreamError {
         /// What the publisher said.
         reason: String,
     },
+    /// The redrive queue did not take a message.
+    #[error("sending to the redrive queue failed: {reason}")]
+    Queue {
+        /// What the queue said.
+        reason: String,
+    },
 }
 
-/// Stores result objects (S3 in production).
+/// An object as stored, read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Its bytes.
+    pub body: Bytes,
+    /// Its `received-at` user metadata, if it has one.
+    pub received_at: Option<String>,
+}
+
+/// Stores result objects (S3 in production) and reads archived deliveries back.
 pub trait ResultStore: Send + Sync {
     /// Writes one object, replacing any object of the same key.
     fn put(&self, put: &Put) -> impl Future<Output = Result<(), DownstreamError>> + Send;
+
+    /// Reads one object; `Ok(None)` when there is no object of that key.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send;
 }
 
 /// Publishes event messages (SNS in production).
@@ -49,38 +82,155 @@ pub trait EventPublisher: Send + Sync {
     fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send;
 }
 
+/// Queues deliveries for automatic completion (SQS in production).
+pub trait RedriveQueue: Send + Sync {
+    /// Sends one message body.
+    fn send(&self, body: String) -> impl Future<Output = Result<(), DownstreamError>> + Send;
+}
+
+impl<T: ResultStore> ResultStore for Arc<T> {
+    fn put(&self, put: &Put) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        T::put(self, put)
+    }
+
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send {
+        T::get(self, key)
+    }
+}
+
+impl<T: EventPublisher> EventPublisher for Arc<T> {
+    fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        T::publish(self, topic, batch)
+    }
+}
+
+impl<T: RedriveQueue> RedriveQueue for Arc<T> {
+    fn send(&self, body: String) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        T::send(self, body)
+    }
+}
+
 /// What a delivery's fan-out achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
-    /// Objects written, the archive copy included.
+    /// Objects written, the archive copy included when it was written.
     pub objects: usize,
     /// Messages published.
     pub published: usize,
 }
 
-/// Carries out a plan: all objects (at most `max_in_flight` requests at once), then
-/// all messages. Fails on the first error; a retry of the same plan completes it.
+/// Whether [`execute`] writes the archive copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveCopy {
+    /// Write it (a live delivery).
+    Write,
+    /// It is already stored (a redrive reads it from there), so leave it as it is.
+    AlreadyStored,
+}
+
+/// Why the rest of a durable delivery stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    /// A file object or a message failed.
+    #[error(transparent)]
+    Failed(DownstreamError),
+    /// The deadline passed first.
+    #[error("the deadline passed before every object was stored and every message published")]
+    Deadline,
+}
+
+impl Stop {
+    /// The `reason` of the redrive message: `deadline`, `store` or `publish`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Stop::Deadline => "deadline",
+            Stop::Failed(DownstreamError::Publish { .. }) => "publish",
+            Stop::Failed(_) => "store",
+        }
+    }
+}
+
+/// How a fan-out that did not complete ended.
+#[derive(Debug, thiserror::Error)]
+pub enum Incomplete {
+    /// The archive copy was not stored: nothing about the delivery is durable.
+    #[error("the archive copy was not stored: {0}")]
+    NotDurable(DownstreamError),
+    /// The archive copy is stored; the file objects or messages are not all done.
+    #[error(transparent)]
+    Durable(Stop),
+}
+
+/// Carries out a plan: the archive copy and the file objects concurrently (at most
+/// `max_in_flight` requests at once), then, once all are stored, the messages.
+///
+/// `deadline` stops the waiting for file objects and messages (pass
+/// `std::future::pending()` for none); the archive copy is always waited for. Work still
+/// in flight when it stops is dropped; a retry of the same plan completes it.
 pub async fn execute<S: ResultStore, P: EventPublisher>(
     plan: &Plan,
+    archive: ArchiveCopy,
     store: &S,
     publisher: &P,
     max_in_flight: usize,
-) -> Result<Outcome, DownstreamError> {
+    deadline: impl Future<Output = ()>,
+) -> Result<Outcome, Incomplete> {
     let limit = max_in_flight.max(1);
-    let puts = std::iter::once(&plan.archive).chain(&plan.files);
-    stream::iter(puts.map(|put| store.put(put)))
-        .buffer_unordered(limit)
-        .try_collect::<()>()
-        .await?;
+    let mut deadline = pin!(deadline);
+    let write_archive = async {
+        match archive {
+            ArchiveCopy::Write => store.put(&plan.archive).await.map_err(Incomplete::NotDurable),
+            ArchiveCopy::AlreadyStored => Ok(()),
+        }
+    };
+    // With a limit of one, the archive copy goes first; otherwise it takes one of the slots.
+    let files_limit = if archive == ArchiveCopy::Write {
+        limit - 1
+    } else {
+        limit
+    }
+    .max(1);
+    let files = stream::iter(plan.files.iter().map(|put| store.put(put)))
+        .buffer_unordered(files_limit)
+        .try_collect::<()>();
+    let files_done = if limit == 1 {
+        write_archive.await?;
+        until(files, deadline.as_mut()).await
+    } else {
+        let files = pin!(until(files, deadline.as_mut()));
+        match future::select(pin!(write_archive), files).await {
+            Either::Left((archived, files)) => {
+                archived?;
+                files.await
+            }
+            Either::Right((files, archived)) => {
+                archived.await?;
+                files
+            }
+        }
+    };
+    files_done.map_err(Incomplete::Durable)?;
+
     let batches = batches(&plan.messages);
-    stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
+    let publishes = stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
         .buffer_unordered(limit)
-        .try_collect::<()>()
-        .await?;
+        .try_collect::<()>();
+    until(publishes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
     Ok(Outcome {
-        objects: 1 + plan.files.len(),
+        objects: plan.files.len() + usize::from(archive == ArchiveCopy::Write),
         published: plan.messages.len(),
     })
+}
+
+/// `work`, unless `deadline` comes first.
+async fn until(
+    work: impl Future<Output = Result<(), DownstreamError>>,
+    deadline: impl Future<Output = ()> + Unpin,
+) -> Result<(), Stop> {
+    match future::select(pin!(work), deadline).await {
+        Either::Left((done, _)) => done.map_err(Stop::Failed),
+        Either::Right(((), _)) => Err(Stop::Deadline),
+    }
 }
 
 /// Groups messages into `PublishBatch` calls: one topic each, at most ten messages and
@@ -107,60 +257,9 @@ mod tests {
     use super::*;
     use crate::delivery::Delivery;
     use crate::keys::Prefix;
+    use crate::memory::{Faults, Memory};
     use crate::plan::Destination;
-    use bytes::Bytes;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-
-    /// An in-memory store and publisher that record calls, with optional failures.
-    #[derive(Default)]
-    struct Fake {
-        stored: Mutex<Vec<String>>,
-        published: Mutex<Vec<(Topic, usize)>>,
-        fail_key: Option<&'static str>,
-        fail_publish: bool,
-        in_flight: AtomicUsize,
-        peak: AtomicUsize,
-    }
-
-    impl ResultStore for Fake {
-        async fn put(&self, put: &Put) -> Result<(), DownstreamError> {
-            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            self.peak.fetch_max(now, Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            if self.fail_key.is_some_and(|k| put.key.contains(k)) {
-                return Err(DownstreamError::Store {
-                    key: put.key.clone(),
-                    reason: "injected".into(),
-                });
-            }
-            self.stored.lock().unwrap().push(put.key.clone());
-            Ok(())
-        }
-    }
-
-    impl EventPublisher for Fake {
-        async fn publish(&self, topic: Topic, batch: &[&Message]) -> Result<(), DownstreamError> {
-            if self.fail_publish {
-                return Err(DownstreamError::Publish {
-                    topic,
-                    count: batch.len(),
-                    reason: "injected".into(),
-                });
-            }
-            // Every message's object must already be stored.
-            let stored = self.stored.lock().unwrap();
-            for m in batch {
-                assert!(
-                    stored.iter().any(|k| m.body.contains(k.as_str())),
-                    "published before stored"
-                );
-            }
-            self.published.lock().unwrap().push((topic, batch.len()));
-            Ok(())
-        }
-    }
+    use std::future::pending;
 
     fn plan(files: usize) -> Plan {
         let entries: Vec<String> = (0..files).map(|i| format!(r#"{{"fileId":"f{i}"}}"#)).collect();
@@ -176,11 +275,21 @@ mod tests {
         Plan::new(&body, &d, &to, time::OffsetDateTime::UNIX_EPOCH)
     }
 
+    fn faults(f: impl FnOnce(&mut Faults)) -> Memory {
+        let mut faults = Faults::default();
+        f(&mut faults);
+        Memory::with_faults(faults)
+    }
+
+    async fn run(plan: &Plan, memory: &Memory, limit: usize) -> Result<Outcome, Incomplete> {
+        execute(plan, ArchiveCopy::Write, memory, memory, limit, pending()).await
+    }
+
     #[tokio::test]
     async fn writes_everything_then_publishes_in_batches_of_ten() {
-        let fake = Fake::default();
+        let memory = Memory::default();
         let plan = plan(23);
-        let outcome = execute(&plan, &fake, &fake, 4).await.unwrap();
+        let outcome = run(&plan, &memory, 4).await.unwrap();
         assert_eq!(
             outcome,
             Outcome {
@@ -188,33 +297,119 @@ mod tests {
                 published: 23
             }
         );
-        assert_eq!(fake.stored.lock().unwrap().len(), 24);
-        let sizes: Vec<usize> = fake.published.lock().unwrap().iter().map(|(_, n)| *n).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), 23);
-        assert!(sizes.iter().all(|&n| n <= 10));
-        assert!(fake.peak.load(Ordering::SeqCst) <= 4);
-        assert!(fake.peak.load(Ordering::SeqCst) > 1, "writes ran one by one");
+        assert_eq!(memory.objects().len(), 24);
+        assert_eq!(memory.messages().len(), 23);
+        assert_eq!(memory.published_before_stored(), 0);
+        assert!(memory.peak_in_flight() <= 4);
+        assert!(memory.peak_in_flight() > 1, "writes ran one by one");
     }
 
     #[tokio::test]
-    async fn a_store_failure_publishes_nothing() {
-        let fake = Fake {
-            fail_key: Some("/f3/"),
-            ..Fake::default()
-        };
-        let err = execute(&plan(5), &fake, &fake, 16).await.unwrap_err();
-        assert!(matches!(err, DownstreamError::Store { ref key, .. } if key.contains("/f3/")));
-        assert!(fake.published.lock().unwrap().is_empty());
+    async fn a_limit_of_one_is_kept_with_the_archive_copy_too() {
+        let memory = Memory::default();
+        run(&plan(3), &memory, 1).await.unwrap();
+        assert_eq!(memory.peak_in_flight(), 1);
+        assert_eq!(memory.objects().len(), 4);
     }
 
     #[tokio::test]
-    async fn a_publish_failure_is_an_error() {
-        let fake = Fake {
-            fail_publish: true,
-            ..Fake::default()
+    async fn a_store_failure_publishes_nothing_but_the_delivery_is_durable() {
+        let memory = faults(|f| f.put_containing = Some("/f3/".into()));
+        let err = run(&plan(5), &memory, 16).await.unwrap_err();
+        assert!(
+            matches!(&err, Incomplete::Durable(Stop::Failed(DownstreamError::Store { key, .. })) if key.contains("/f3/")),
+            "{err:?}"
+        );
+        assert!(matches!(err, Incomplete::Durable(ref s) if s.reason() == "store"));
+        assert!(memory.messages().is_empty());
+        assert!(memory.objects().keys().any(|k| k.contains("_deliveries/")));
+    }
+
+    #[tokio::test]
+    async fn an_archive_failure_is_not_durable() {
+        let memory = faults(|f| f.put_containing = Some("_deliveries/".into()));
+        let err = run(&plan(2), &memory, 16).await.unwrap_err();
+        assert!(
+            matches!(err, Incomplete::NotDurable(DownstreamError::Store { .. })),
+            "{err:?}"
+        );
+        assert!(memory.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_publish_failure_is_durable_with_reason_publish() {
+        let memory = faults(|f| f.publish = true);
+        let err = run(&plan(2), &memory, 16).await.unwrap_err();
+        assert!(
+            matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
+            "{err:?}"
+        );
+        assert_eq!(memory.objects().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_deadline_stops_files_and_messages_but_never_the_archive_copy() {
+        // GIVEN a file write that never finishes, WHEN the deadline passes,
+        let memory = faults(|f| f.stall_put_containing = Some("/f1/".into()));
+        let err = execute(
+            &plan(3),
+            ArchiveCopy::Write,
+            &memory,
+            &memory,
+            16,
+            std::future::ready(()),
+        )
+        .await
+        .unwrap_err();
+        // THEN the archive copy is stored and the delivery is durable, with reason deadline.
+        assert!(matches!(&err, Incomplete::Durable(Stop::Deadline)), "{err:?}");
+        assert!(matches!(&err, Incomplete::Durable(s) if s.reason() == "deadline"));
+        assert!(memory.objects().keys().any(|k| k.contains("_deliveries/")));
+        assert!(memory.messages().is_empty());
+
+        // GIVEN an archive write that never finishes, the deadline does not end the wait.
+        let memory = faults(|f| f.stall_put_containing = Some("_deliveries/".into()));
+        let plan = plan(1);
+        let fut = execute(&plan, ArchiveCopy::Write, &memory, &memory, 16, std::future::ready(()));
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(50), fut).await;
+        assert!(waited.is_err(), "answered before the archive copy's write finished");
+
+        // A stalled publish past the deadline is durable, reason deadline.
+        let memory = faults(|f| f.stall_publish = true);
+        let plan = self::plan(1);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let deadline = async move {
+            let _ = rx.await;
         };
-        let err = execute(&plan(2), &fake, &fake, 16).await.unwrap_err();
-        assert!(matches!(err, DownstreamError::Publish { count: 2, .. }));
+        let run = execute(&plan, ArchiveCopy::Write, &memory, &memory, 16, deadline);
+        let (result, ()) = futures::join!(run, async move {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            let _ = tx.send(());
+        });
+        assert!(matches!(result, Err(Incomplete::Durable(Stop::Deadline))), "{result:?}");
+        assert_eq!(memory.objects().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_empty_delivery_completes_even_when_the_deadline_has_passed() {
+        let memory = Memory::default();
+        let plan = plan(0);
+        let outcome = execute(&plan, ArchiveCopy::Write, &memory, &memory, 16, std::future::ready(()))
+            .await
+            .unwrap();
+        assert_eq!(outcome.objects, 1);
+    }
+
+    #[tokio::test]
+    async fn an_already_stored_archive_copy_is_not_written_again() {
+        let memory = Memory::default();
+        let outcome = execute(&plan(2), ArchiveCopy::AlreadyStored, &memory, &memory, 1, pending())
+            .await
+            .unwrap();
+        assert_eq!(outcome.objects, 2);
+        assert!(!memory.objects().keys().any(|k| k.contains("_deliveries/")));
     }
 
     #[test]

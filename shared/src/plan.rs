@@ -5,8 +5,9 @@ use bytes::Bytes;
 use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, Route};
+use crate::hex;
 use crate::keys::{archive_key, event_component, file_key, Prefix};
-use crate::message::{self, event_id, hex, Message, Pointer, Topic};
+use crate::message::{self, event_id, Message, Pointer, Topic};
 
 /// Where results go: the parts of configuration the plan depends on.
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ impl Plan {
                 &to.prefix,
                 at.to_offset(time::UtcOffset::UTC).date(),
                 &archive_event,
-                &hex(digest(&SHA256, body).as_ref()),
+                &hex::lower(digest(&SHA256, body).as_ref()),
             ),
             body: body.clone(),
             event_id: event_id(name.as_deref().unwrap_or_default(), body),
@@ -180,7 +181,7 @@ mod tests {
             .body
             .contains(r#""s3":{"bucket":"bkt","key":"p/e/b/..%2F..%2Fx/confirmed.json"}"#));
         assert_eq!(plan.messages[0].event_id, plan.files[0].event_id);
-        let sha = hex(&Sha256::digest(&body));
+        let sha = hex::lower(&Sha256::digest(&body));
         assert_eq!(
             plan.archive.key,
             format!("p/_deliveries/2026/03/07/extraction.confirmed/{sha}.json")

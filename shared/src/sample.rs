@@ -1,5 +1,5 @@
-//! Made-up deliveries for benches, load tests and the sender CLI: realistic shape,
-//! obviously fake content, deterministic for a given size.
+//! Made-up deliveries for the sender CLI (`webhook-cli send`) and the benches: realistic
+//! shape, obviously fake content, deterministic for a given size (feature `sample`).
 
 use std::fmt::Write as _;
 

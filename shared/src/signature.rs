@@ -7,6 +7,13 @@ use base64::Engine as _;
 /// The prefix of Extracta API keys; one leading occurrence is not part of the HMAC key.
 pub const KEY_PREFIX: &str = "E_AI_K_";
 
+/// The signature header (HTTP header names are case-insensitive).
+pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+
+/// At most this many signature candidates are tried per request (repeated headers and
+/// comma-joined values together), so a request cannot buy unbounded HMAC work.
+pub const MAX_SIGNATURE_CANDIDATES: usize = 8;
+
 /// Why a configured secret is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -83,23 +90,48 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    /// Checks the signature header against the `result` member's exact text.
+    /// Checks one signature value against the `result` member's exact text
+    /// ([`Verifier::verify_header`] with at most one header value).
+    pub fn verify(&self, header: Option<&[u8]>, result: Option<&[u8]>) -> Result<(), SignatureError> {
+        self.verify_header(header, result)
+    }
+
+    /// Checks the values of a request's `x-webhook-signature` headers against the
+    /// `result` member's exact text: every value may carry several comma-separated
+    /// signatures (a proxy may join repeated headers), the first
+    /// [`MAX_SIGNATURE_CANDIDATES`] of them are tried, and any one that matches is enough.
     ///
     /// Rule (a) tries the bytes as they stand; rule (b) the ECMAScript `JSON.stringify`
-    /// of the parsed value, for bodies re-formatted on the way.
-    pub fn verify(&self, header: Option<&[u8]>, result: Option<&[u8]>) -> Result<(), SignatureError> {
+    /// of the parsed value (computed once, and only when rule (a) found no match), for
+    /// bodies re-formatted on the way.
+    pub fn verify_header<'h>(
+        &self,
+        values: impl IntoIterator<Item = &'h [u8]>,
+        result: Option<&[u8]>,
+    ) -> Result<(), SignatureError> {
         let secrets = match self {
             Verifier::Unsigned => return Ok(()),
             Verifier::Secrets(secrets) => secrets,
         };
-        let header = header.ok_or(SignatureError::MissingSignature)?;
-        let tag = decode_tag(header).ok_or(SignatureError::MalformedSignature)?;
+        let mut candidates = values
+            .into_iter()
+            .flat_map(|v| v.split(|&b| b == b','))
+            .take(MAX_SIGNATURE_CANDIDATES)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(SignatureError::MissingSignature);
+        }
+        let tags: Vec<[u8; 32]> = candidates.filter_map(decode_tag).collect();
+        if tags.is_empty() {
+            return Err(SignatureError::MalformedSignature);
+        }
         let result = result.ok_or(SignatureError::MissingResult)?;
-        if secrets.iter().any(|s| s.matches(result, &tag)) {
+        let matches = |message: &[u8]| secrets.iter().any(|s| tags.iter().any(|tag| s.matches(message, tag)));
+        if matches(result) {
             return Ok(());
         }
         match crate::ecma::stringify(result) {
-            Ok(compact) if compact != result && secrets.iter().any(|s| s.matches(&compact, &tag)) => Ok(()),
+            Ok(compact) if compact != result && matches(&compact) => Ok(()),
             _ => Err(SignatureError::InvalidSignature),
         }
     }
@@ -233,6 +265,44 @@ mod tests {
                 Some(b"[]")
             ),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn header_policy_splits_values_and_bounds_candidates() {
+        let v = verifier("k");
+        let good = Secret::new("k").unwrap().sign(b"[]");
+        let bad = Secret::new("other").unwrap().sign(b"[]");
+        // Repeated headers, and values joined with commas (spaces around are ignored).
+        assert_eq!(v.verify_header([bad.as_bytes(), good.as_bytes()], Some(b"[]")), Ok(()));
+        let joined = format!("{bad}, {good}");
+        assert_eq!(v.verify_header([joined.as_bytes()], Some(b"[]")), Ok(()));
+        // Rule (b) holds for any candidate too.
+        let pretty: &[u8] = b"[ ]";
+        assert_eq!(v.verify_header([bad.as_bytes(), good.as_bytes()], Some(pretty)), Ok(()));
+        // The ninth candidate is never tried.
+        let eight_bad = [bad.as_str(); MAX_SIGNATURE_CANDIDATES].join(",");
+        assert_eq!(
+            v.verify_header([eight_bad.as_bytes(), good.as_bytes()], Some(b"[]")),
+            Err(SignatureError::InvalidSignature)
+        );
+        let seven_bad = [bad.as_str(); MAX_SIGNATURE_CANDIDATES - 1].join(",");
+        assert_eq!(
+            v.verify_header([seven_bad.as_bytes(), good.as_bytes()], Some(b"[]")),
+            Ok(())
+        );
+        // No value at all is a missing signature; only unusable values are malformed.
+        assert_eq!(
+            v.verify_header(std::iter::empty(), Some(b"[]")),
+            Err(SignatureError::MissingSignature)
+        );
+        assert_eq!(
+            v.verify_header([&b""[..], b"x,y"], Some(b"[]")),
+            Err(SignatureError::MalformedSignature)
+        );
+        assert_eq!(
+            v.verify_header([&b"x"[..], bad.as_bytes()], Some(b"[]")),
+            Err(SignatureError::InvalidSignature)
         );
     }
 

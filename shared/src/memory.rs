@@ -1,0 +1,226 @@
+//! In-memory adapters of every port, beside the AWS ones: one [`Memory`] is a bucket, both
+//! topics and the redrive queue at once, with failure injection and a count of requests in
+//! flight. The unit tests, the fuzz targets and the benches all use it (feature `memory`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::message::{Message, Topic};
+use crate::pipeline::{DownstreamError, EventPublisher, RedriveQueue, ResultStore, StoredObject};
+use crate::plan::Put;
+
+/// What to make fail (or never finish); every field off by default.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Puts whose key contains this fail.
+    pub put_containing: Option<String>,
+    /// Puts whose key contains this never finish (a store slower than any deadline).
+    pub stall_put_containing: Option<String>,
+    /// Every read fails.
+    pub get: bool,
+    /// Every publish fails.
+    pub publish: bool,
+    /// Every publish never finishes.
+    pub stall_publish: bool,
+    /// Every queue message fails.
+    pub queue: bool,
+}
+
+/// One stored object, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// The bytes.
+    pub body: bytes::Bytes,
+    /// User metadata `event`.
+    pub event: String,
+    /// User metadata `event-id`.
+    pub event_id: String,
+    /// User metadata `received-at`.
+    pub received_at: String,
+}
+
+/// A bucket, the two topics and the redrive queue, in memory.
+#[derive(Debug, Default)]
+pub struct Memory {
+    objects: Mutex<BTreeMap<String, Object>>,
+    puts: AtomicUsize,
+    messages: Mutex<Vec<(Topic, Message)>>,
+    queued: Mutex<Vec<String>>,
+    faults: Mutex<Faults>,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    published_before_stored: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Memory {
+    /// An empty store with the given faults.
+    pub fn with_faults(faults: Faults) -> Self {
+        Memory {
+            faults: Mutex::new(faults),
+            ..Memory::default()
+        }
+    }
+
+    /// Replaces the faults (a service going down, or coming back).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+    }
+
+    /// Every stored object by key.
+    pub fn objects(&self) -> BTreeMap<String, Object> {
+        lock(&self.objects).clone()
+    }
+
+    /// Successful puts so far (a rewrite of the same key counts again).
+    pub fn puts(&self) -> usize {
+        self.puts.load(Ordering::SeqCst)
+    }
+
+    /// Every published message, in publish order.
+    pub fn messages(&self) -> Vec<(Topic, Message)> {
+        lock(&self.messages).clone()
+    }
+
+    /// Every message sent to the redrive queue, in order.
+    pub fn queued(&self) -> Vec<String> {
+        lock(&self.queued).clone()
+    }
+
+    /// The most requests that were in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Messages published while the object they point to was not stored (must stay 0).
+    pub fn published_before_stored(&self) -> usize {
+        self.published_before_stored.load(Ordering::SeqCst)
+    }
+
+    /// Stores an object directly, as an operator (or an earlier run) would have.
+    pub fn insert(&self, key: &str, object: Object) {
+        lock(&self.objects).insert(key.to_owned(), object);
+    }
+
+    fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// Counts one request in flight while `work` runs, after one yield so concurrent
+    /// requests overlap as real ones do.
+    async fn request<T>(&self, work: impl FnOnce() -> T) -> T {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        yield_once().await;
+        let out = work();
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        out
+    }
+}
+
+/// Yields once to the executor, like `tokio::task::yield_now`, without needing a runtime.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+impl ResultStore for Memory {
+    async fn put(&self, put: &Put) -> Result<(), DownstreamError> {
+        let faults = self.faults();
+        if faults.stall_put_containing.is_some_and(|k| put.key.contains(&k)) {
+            return std::future::pending().await;
+        }
+        self.request(|| {
+            if faults.put_containing.is_some_and(|k| put.key.contains(&k)) {
+                return Err(DownstreamError::Store {
+                    key: put.key.clone(),
+                    reason: "injected fault".into(),
+                });
+            }
+            let object = Object {
+                body: put.body.clone(),
+                event: put.event.clone(),
+                event_id: put.event_id.clone(),
+                received_at: put.received_at.clone(),
+            };
+            lock(&self.objects).insert(put.key.clone(), object);
+            self.puts.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, DownstreamError> {
+        let faults = self.faults();
+        self.request(|| {
+            if faults.get {
+                return Err(DownstreamError::Read {
+                    key: key.to_owned(),
+                    reason: "injected fault".into(),
+                });
+            }
+            Ok(lock(&self.objects).get(key).map(|o| StoredObject {
+                body: o.body.clone(),
+                received_at: Some(o.received_at.clone()),
+            }))
+        })
+        .await
+    }
+}
+
+impl EventPublisher for Memory {
+    async fn publish(&self, topic: Topic, batch: &[&Message]) -> Result<(), DownstreamError> {
+        let faults = self.faults();
+        if faults.stall_publish {
+            return std::future::pending().await;
+        }
+        self.request(|| {
+            if faults.publish {
+                return Err(DownstreamError::Publish {
+                    topic,
+                    count: batch.len(),
+                    reason: "injected fault".into(),
+                });
+            }
+            let objects = lock(&self.objects);
+            for m in batch {
+                let stored = objects.keys().any(|k| m.body.contains(&format!(r#""key":"{k}""#)));
+                if !stored {
+                    self.published_before_stored.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            lock(&self.messages).extend(batch.iter().map(|m| (topic, (*m).clone())));
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl RedriveQueue for Memory {
+    async fn send(&self, body: String) -> Result<(), DownstreamError> {
+        let faults = self.faults();
+        self.request(|| {
+            if faults.queue {
+                return Err(DownstreamError::Queue {
+                    reason: "injected fault".into(),
+                });
+            }
+            lock(&self.queued).push(body);
+            Ok(())
+        })
+        .await
+    }
+}
