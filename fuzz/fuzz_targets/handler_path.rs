@@ -1,7 +1,8 @@
-//! The handler's request path (method, size, base64, JSON, signature, plan) on arbitrary
-//! requests. Only the contract's statuses come out, and a plan (the only thing that
-//! leads to writes) exists only when an independent HMAC oracle agrees the signature is
-//! genuine.
+//! The function's real handler (`webhook::handler::Handler` on the in-memory ports) on
+//! arbitrary requests: method, size, base64, JSON, signature, plan, writes. Only the
+//! contract's statuses come out, nothing is written unless the answer is `200`, and a
+//! `200` happens only when an independent HMAC oracle agrees the signature is genuine
+//! (`webhook_fuzz::handle` checks the last two).
 //!
 //! Input: byte 0 flags (bit 0 base64 body, bit 1 not POST, bit 2 sign the result
 //! correctly, bit 3 sign its JSON.stringify, bit 4 add the fuzzed header as a second
@@ -54,11 +55,7 @@ fuzz_target!(|data: &[u8]| {
         body: body_text,
         base64,
     };
-    let out = handle(&req);
-    assert!(CONTRACT_STATUSES.contains(&out.status), "status {}", out.status);
-    assert_eq!(
-        out.plan.is_some(),
-        out.status == 200,
-        "a plan exactly on the way to 200"
-    );
+    if let Some(out) = handle(&req) {
+        assert!(CONTRACT_STATUSES.contains(&out.status), "status {}", out.status);
+    }
 });

@@ -1,30 +1,31 @@
-//! Invariants the fuzz targets check, and a mirror of the webhook handler's request path
-//! (method, size, base64, JSON, signature, plan) built from `shared` alone.
-//!
-//! The function crate is a binary, so its `Handler` cannot be linked here; this mirror
-//! follows `functions/webhook/src/handler.rs` step by step (keep the two in step).
+//! Invariants the fuzz targets check, and the function's real handler
+//! (`webhook::handler::Handler`) set up on the in-memory ports (`shared::memory`).
 #![forbid(unsafe_code)]
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderValue, Method};
 use sha2::Sha256;
 use shared::delivery::{Delivery, Route};
 use shared::keys::Prefix;
+use shared::memory::Memory;
 use shared::plan::{Destination, Plan};
-use shared::signature::{Secret, Verifier};
+use shared::signature::{Secret, Verifier, MAX_SIGNATURE_CANDIDATES, SIGNATURE_HEADER};
 use time::OffsetDateTime;
+use webhook::handler::{Handler, IncomingBody, Redrive};
+use webhook::keys::Keys;
 
 /// The secret every handler-path run is configured with.
 pub const SECRET: &str = "E_AI_K_fuzz-secret-not-real";
 /// The HMAC key Extracta derives from [`SECRET`].
 pub const KEY: &[u8] = b"fuzz-secret-not-real";
-/// `MAX_BODY_BYTES` for the mirror: small, so the fuzzer reaches the 413 path.
+/// `MAX_BODY_BYTES` of the fuzzed handler: small, so the fuzzer reaches the 413 path.
 pub const MAX_BODY_BYTES: usize = 4096;
-/// Signature candidates tried per request (as the handler's `MAX_SIGNATURE_CANDIDATES`).
-pub const MAX_SIGNATURE_CANDIDATES: usize = 8;
-/// The statuses the contract allows the request path to answer before any AWS call.
+/// The statuses the contract allows when storage and messaging work.
 pub const CONTRACT_STATUSES: [u16; 5] = [200, 400, 401, 405, 413];
 
 /// A fixed receipt time: 2026-03-07T21:59:59.500Z.
@@ -118,7 +119,7 @@ pub fn check_stringify(input: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// One request as the function sees it after lambda_http.
+/// One request as an HTTP event carries it.
 #[derive(Debug)]
 pub struct Request<'a> {
     /// POST or not.
@@ -131,83 +132,111 @@ pub struct Request<'a> {
     pub base64: bool,
 }
 
-/// The answer of the mirrored request path, and the plan when one was made.
+/// What the handler answered, and what it wrote.
 #[derive(Debug)]
 pub struct Outcome {
     /// The HTTP status.
     pub status: u16,
-    /// The plan (only on the way to 200: the handler writes nothing without one).
-    pub plan: Option<Plan>,
+    /// The in-memory bucket, topics and queue it used.
+    pub memory: Arc<Memory>,
 }
 
-/// The handler's checks in the contract's order, then the plan.
-pub fn handle(req: &Request<'_>) -> Outcome {
-    let reject = |status| Outcome { status, plan: None };
-    if !req.post {
-        return reject(405);
-    }
-    let body = if req.base64 {
-        match STANDARD.decode(req.body) {
-            Ok(b) => Bytes::from(b),
-            Err(_) if req.body.len() / 4 * 3 > MAX_BODY_BYTES => return reject(413),
-            Err(_) => return reject(400),
-        }
-    } else {
-        // lambda_http hands over a String: a plain body is UTF-8 text.
-        if std::str::from_utf8(req.body).is_err() {
-            return reject(400);
-        }
-        Bytes::copy_from_slice(req.body)
-    };
-    if body.len() > MAX_BODY_BYTES {
-        return reject(413);
-    }
-    let Ok(delivery) = Delivery::parse(&body) else {
-        return reject(400);
-    };
+/// The function's handler with the fixed secret, on a fresh in-memory bucket and topics,
+/// without a redrive queue.
+pub fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
     let Ok(secrets) = Secret::parse_list(SECRET) else {
         unreachable!("the fixed secret is valid")
     };
-    let verifier = Verifier::Secrets(secrets);
-    let result = delivery.result_bytes();
-    let candidates: Vec<&[u8]> = req
-        .signatures
-        .iter()
-        .flat_map(|v| v.split(|&b| b == b','))
-        .take(MAX_SIGNATURE_CANDIDATES)
-        .collect();
-    let verified = if candidates.is_empty() {
-        verifier.verify(None, result).is_ok()
-    } else {
-        candidates.iter().any(|c| verifier.verify(Some(c), result).is_ok())
-    };
-    if !verified {
-        return reject(401);
+    let memory = Arc::new(Memory::default());
+    Handler {
+        keys: Keys::fixed(Verifier::Secrets(secrets)),
+        destination: destination(),
+        max_body_bytes: MAX_BODY_BYTES,
+        max_concurrency: 4,
+        store: Arc::clone(&memory),
+        publisher: memory,
+        redrive: None::<Redrive<Arc<Memory>>>,
     }
-    // The oracle: some candidate is the independent HMAC of the result bytes (rule a) or
-    // of their JSON.stringify (rule b). Anything else reaching a plan is a forgery.
-    let Some(result) = result else {
-        panic!("verified a body without a result member")
+}
+
+/// Runs `req` through the real handler. `None` when no HTTP event can carry it (a plain
+/// body is a JSON string in the event, so it is UTF-8; header values are visible ASCII).
+/// Checks on the way: a `200` only when the independent oracle agrees that a signature
+/// is genuine, nothing written on any other answer, and every stored key safe.
+pub fn handle(req: &Request<'_>) -> Option<Outcome> {
+    let text = String::from_utf8(req.body.to_vec()).ok()?;
+    let mut headers = HeaderMap::new();
+    for value in &req.signatures {
+        headers.append(SIGNATURE_HEADER, HeaderValue::from_bytes(value).ok()?);
+    }
+    let method = if req.post { Method::POST } else { Method::GET };
+    let handler = handler();
+    let reply = futures::executor::block_on(handler.handle(
+        &method,
+        &headers,
+        IncomingBody::from_event(Some(text), req.base64),
+    ));
+    let status = reply.status.as_u16();
+    let memory = Arc::clone(&handler.store);
+    let objects = memory.objects();
+    if status != 200 {
+        assert!(
+            objects.is_empty() && memory.messages().is_empty(),
+            "answered {status} and still wrote"
+        );
+        return Some(Outcome { status, memory });
+    }
+    // The oracle: some candidate the handler may try is the independent HMAC of the
+    // result bytes (rule a) or of their JSON.stringify (rule b). Anything else reaching a
+    // 200 is a forgery.
+    let body = if req.base64 {
+        STANDARD.decode(req.body).unwrap_or_else(|_| panic!("200 for a body that is not base64"))
+    } else {
+        req.body.to_vec()
+    };
+    let body = Bytes::from(body);
+    let delivery = Delivery::parse(&body).unwrap_or_else(|_| panic!("200 for a body that is not a JSON object"));
+    let Some(result) = delivery.result_bytes() else {
+        panic!("200 for a body without a result member")
     };
     let mut wanted = vec![oracle_sign(result)];
     if let Ok(compact) = shared::ecma::stringify(result) {
         wanted.push(oracle_sign(&compact));
     }
-    let genuine = candidates.iter().any(|c| {
-        let c = c.trim_ascii();
-        let c = c.strip_suffix(b"=").unwrap_or(c);
-        wanted.iter().any(|w| {
-            let w = w.trim_end_matches('=');
-            c == w.as_bytes() && STANDARD_NO_PAD.decode(c).is_ok_and(|t| t.len() == 32)
-        })
-    });
-    assert!(genuine, "verify accepted a signature the oracle rejects");
-    let plan = Plan::new(&body, &delivery, &destination(), at());
+    let genuine = req
+        .signatures
+        .iter()
+        .flat_map(|v| v.split(|&b| b == b','))
+        .take(MAX_SIGNATURE_CANDIDATES)
+        .any(|c| {
+            let c = c.trim_ascii();
+            let c = c.strip_suffix(b"=").unwrap_or(c);
+            wanted.iter().any(|w| {
+                let w = w.trim_end_matches('=');
+                c == w.as_bytes() && STANDARD_NO_PAD.decode(c).is_ok_and(|t| t.len() == 32)
+            })
+        });
+    assert!(genuine, "the handler accepted a signature the oracle rejects");
+    // What it wrote is exactly the plan of that body (at the handler's own receipt time).
+    let stored_at = objects
+        .values()
+        .next()
+        .and_then(|o| OffsetDateTime::parse(&o.received_at, &time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| panic!("200 without any stored object"));
+    let plan = Plan::new(&body, &delivery, &destination(), stored_at);
     check_plan(&body, &delivery, &plan);
-    Outcome {
-        status: 200,
-        plan: Some(plan),
-    }
+    let planned: Vec<&str> = std::iter::once(&plan.archive)
+        .chain(&plan.files)
+        .map(|p| p.key.as_str())
+        .collect();
+    assert!(
+        planned.iter().all(|k| objects.contains_key(*k)) && objects.len() <= planned.len(),
+        "stored {:?}, planned {planned:?}",
+        objects.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(memory.messages().len(), plan.messages.len(), "one message per planned one");
+    assert_eq!(memory.published_before_stored(), 0, "a message before its object");
+    Some(Outcome { status, memory })
 }
 
 #[cfg(test)]
@@ -228,32 +257,36 @@ mod tests {
     }
 
     #[test]
-    fn the_mirror_reaches_a_plan_with_either_genuine_signature() {
+    fn the_handler_reaches_a_200_with_either_genuine_signature() {
         let compact = shared::ecma::stringify(RESULT).unwrap();
         for signed in [RESULT.to_vec(), compact] {
-            let out = handle(&request(vec![oracle_sign(&signed).into_bytes()]));
+            let out = handle(&request(vec![oracle_sign(&signed).into_bytes()])).unwrap();
             assert_eq!(out.status, 200);
-            let plan = out.plan.unwrap();
-            assert_eq!(plan.files[0].key, "extracta/e/b/..%2Ff/confirmed.json");
-            assert_eq!(plan.messages.len(), 1);
+            let objects = out.memory.objects();
+            assert!(objects.contains_key("extracta/e/b/..%2Ff/confirmed.json"));
+            assert_eq!(out.memory.messages().len(), 1);
         }
     }
 
     #[test]
-    fn the_mirror_answers_each_rejection() {
+    fn the_handler_answers_each_rejection() {
         let good = oracle_sign(RESULT).into_bytes();
-        assert_eq!(handle(&request(vec![])).status, 401);
-        assert_eq!(handle(&request(vec![b"AAAA".to_vec()])).status, 401);
+        let status = |r: &Request<'_>| handle(r).map(|o| o.status);
+        assert_eq!(status(&request(vec![])), Some(401));
+        assert_eq!(status(&request(vec![b"AAAA".to_vec()])), Some(401));
         let mut other = request(vec![good.clone()]);
         other.post = false;
-        assert_eq!(handle(&other).status, 405);
+        assert_eq!(status(&other), Some(405));
         let mut bad64 = request(vec![good.clone()]);
         bad64.base64 = true;
-        assert_eq!(handle(&bad64).status, 400);
+        assert_eq!(status(&bad64), Some(400));
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        let mut large = request(vec![good]);
+        let mut large = request(vec![good.clone()]);
         large.body = &big;
-        assert_eq!(handle(&large).status, 413);
+        assert_eq!(status(&large), Some(413));
+        let mut not_utf8 = request(vec![good]);
+        not_utf8.body = b"\xff";
+        assert_eq!(status(&not_utf8), None, "no event carries it");
         assert!(check_stringify(b"[1e21, -0, \"\\u00e9\"]").is_some());
     }
 }

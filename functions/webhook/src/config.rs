@@ -1,4 +1,4 @@
-//! The function's configuration, read once from the environment at start (CONTRACT §6).
+//! The function's configuration, read once from the environment at start (docs/contract.md §6).
 
 use shared::keys::Prefix;
 use shared::signature::{Secret, SecretError};
@@ -7,6 +7,10 @@ use shared::signature::{Secret, SecretError};
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6_291_456;
 /// Default `MAX_CONCURRENCY`.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+/// Default `ACK_DEADLINE_MS`.
+pub const DEFAULT_ACK_DEADLINE_MS: usize = 5_000;
+/// Default `SECRET_REFRESH_INTERVAL_MS`: the least time between two reads of the secret.
+pub const DEFAULT_SECRET_REFRESH_INTERVAL_MS: usize = 30_000;
 
 /// A configuration problem; the function refuses to start and logs this one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +39,8 @@ pub enum ConfigError {
 pub enum SecretSource {
     /// `EXTRACTA_WEBHOOK_SECRET`, parsed.
     Inline(Vec<Secret>),
-    /// `EXTRACTA_WEBHOOK_SECRET_ARN`: read from Secrets Manager once, at start.
+    /// `EXTRACTA_WEBHOOK_SECRET_ARN`: read from Secrets Manager at start, and again after
+    /// a signature mismatch at most once per `secret_refresh_interval`.
     SecretsManager(String),
     /// No secret and `ALLOW_UNSIGNED=true`.
     Unsigned,
@@ -60,6 +65,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `MAX_CONCURRENCY`
     pub max_concurrency: usize,
+    /// `REDRIVE_QUEUE_URL`: automatic completion is on when set.
+    pub redrive_queue_url: Option<String>,
+    /// `ACK_DEADLINE_MS`
+    pub ack_deadline: std::time::Duration,
+    /// `SECRET_REFRESH_INTERVAL_MS`
+    pub secret_refresh_interval: std::time::Duration,
 }
 
 impl Config {
@@ -106,8 +117,29 @@ impl Config {
             secret,
             max_body_bytes: positive(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             max_concurrency: positive(get("MAX_CONCURRENCY"), "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY)?,
+            redrive_queue_url: match get("REDRIVE_QUEUE_URL") {
+                Some(url) if url.starts_with("https://") || url.starts_with("http://") => Some(url),
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        var: "REDRIVE_QUEUE_URL",
+                        reason: "must be an absolute http(s) URL of an SQS queue",
+                    })
+                }
+                None => None,
+            },
+            ack_deadline: millis(get("ACK_DEADLINE_MS"), "ACK_DEADLINE_MS", DEFAULT_ACK_DEADLINE_MS)?,
+            secret_refresh_interval: millis(
+                get("SECRET_REFRESH_INTERVAL_MS"),
+                "SECRET_REFRESH_INTERVAL_MS",
+                DEFAULT_SECRET_REFRESH_INTERVAL_MS,
+            )?,
         })
     }
+}
+
+fn millis(value: Option<String>, var: &'static str, default: usize) -> Result<std::time::Duration, ConfigError> {
+    let ms = positive(value, var, default)?;
+    Ok(std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)))
 }
 
 fn positive(value: Option<String>, var: &'static str, default: usize) -> Result<usize, ConfigError> {
@@ -150,6 +182,31 @@ mod tests {
         assert_eq!(c.max_concurrency, 16);
         assert!(matches!(c.secret, SecretSource::Inline(ref s) if s.len() == 1));
         assert!(!c.allow_unsigned_ignored);
+        assert_eq!(c.redrive_queue_url, None);
+        assert_eq!(c.ack_deadline, std::time::Duration::from_secs(5));
+        assert_eq!(c.secret_refresh_interval, std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn redrive_settings() {
+        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/redrive";
+        let c = config(&[("REDRIVE_QUEUE_URL", url), ("ACK_DEADLINE_MS", "250")]).unwrap();
+        assert_eq!(c.redrive_queue_url.as_deref(), Some(url));
+        assert_eq!(c.ack_deadline, std::time::Duration::from_millis(250));
+        assert_eq!(config(&[("REDRIVE_QUEUE_URL", "")]).unwrap().redrive_queue_url, None);
+        for (var, bad) in [
+            ("REDRIVE_QUEUE_URL", "redrive"),
+            ("ACK_DEADLINE_MS", "0"),
+            ("ACK_DEADLINE_MS", "5s"),
+            ("SECRET_REFRESH_INTERVAL_MS", "-1"),
+        ] {
+            let err = config(&[(var, bad)]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { var: v, .. } if v == var),
+                "{var}={bad}"
+            );
+            assert!(err.to_string().starts_with(var));
+        }
     }
 
     #[test]

@@ -1,28 +1,27 @@
-//! One delivery, from method, headers and body bytes to a status and a JSON answer.
+//! One live delivery, from method, headers and body bytes to a status and a JSON answer
+//! (docs/contract.md §1-§5, §8).
 //!
-//! Generic over the ports, so unit tests run it with in-memory fakes and the function
-//! with S3 and SNS. Every failure is an answer here, never a panic or an `Err`.
+//! Generic over the ports, so unit tests, fuzz targets and benches run it with the
+//! in-memory adapters (`shared::memory`) and the function with S3, SNS and SQS. Every
+//! failure is an answer here, never a panic or an `Err`.
 
-use std::time::Instant;
+use std::future::{pending, Future};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lambda_http::http::{HeaderMap, Method, StatusCode};
+use futures::future::Either;
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 use shared::delivery::{Delivery, EventKind, MalformedBody, Route};
 use shared::keys::event_component;
-use shared::pipeline::{execute, DownstreamError, EventPublisher, ResultStore};
+use shared::pipeline::{execute, ArchiveCopy, DownstreamError, EventPublisher, Incomplete, RedriveQueue, ResultStore};
 use shared::plan::{Destination, Plan};
-use shared::signature::{SignatureError, Verifier};
+use shared::signature::{SignatureError, Verifier, SIGNATURE_HEADER};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::keys::Keys;
 use crate::metrics::RequestMetrics;
-
-/// The signature header (HTTP header names are case-insensitive).
-pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
-
-/// At most this many signature candidates are tried (repeated headers, comma-joined values).
-const MAX_SIGNATURE_CANDIDATES: usize = 8;
 
 /// The body as it reached the function.
 #[derive(Debug)]
@@ -34,6 +33,24 @@ pub enum IncomingBody {
         /// The length the text would decode to, for the size check.
         decoded_len: usize,
     },
+}
+
+impl IncomingBody {
+    /// The body of an HTTP event: its text, base64-decoded when the event says so. The
+    /// text is taken, never copied.
+    pub fn from_event(body: Option<String>, base64: bool) -> IncomingBody {
+        use base64::Engine as _;
+        match body {
+            None => IncomingBody::Bytes(Bytes::new()),
+            Some(text) if !base64 => IncomingBody::Bytes(Bytes::from(text.into_bytes())),
+            Some(text) => match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
+                Ok(bytes) => IncomingBody::Bytes(Bytes::from(bytes)),
+                Err(_) => IncomingBody::BadBase64 {
+                    decoded_len: text.len() / 4 * 3,
+                },
+            },
+        }
+    }
 }
 
 /// The function's answer, before it is shaped for API Gateway, a Function URL or ALB.
@@ -59,6 +76,11 @@ impl Reply {
     fn error(status: StatusCode, message: &str) -> Reply {
         Reply::json(status, json!({ "error": message }))
     }
+
+    /// The answer to a request that panicked.
+    pub fn internal_error() -> Reply {
+        Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
 }
 
 /// What ended a request early, each with its fixed answer.
@@ -74,8 +96,12 @@ enum Rejection {
     Malformed(#[from] MalformedBody),
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// Not durable, or (without a redrive queue) not complete.
     #[error(transparent)]
-    Downstream(#[from] DownstreamError),
+    Incomplete(Incomplete),
+    /// Durable, but the redrive queue did not take the message.
+    #[error("the delivery is archived but could not be queued for completion: {0}")]
+    Queue(DownstreamError),
 }
 
 impl Rejection {
@@ -92,59 +118,86 @@ impl Rejection {
                 Reply::error(StatusCode::UNAUTHORIZED, "missing x-webhook-signature")
             }
             Rejection::Signature(_) => Reply::error(StatusCode::UNAUTHORIZED, "invalid signature"),
-            Rejection::Downstream(_) => Reply::json(
+            Rejection::Incomplete(_) | Rejection::Queue(_) => Reply::json(
                 StatusCode::BAD_GATEWAY,
                 json!({ "error": "storage or notification failed; retry the delivery", "retryable": true }),
             ),
         }
     }
+
+    fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            Rejection::Method | Rejection::TooLarge(_) | Rejection::BadBase64 | Rejection::Malformed(_)
+        )
+    }
 }
 
-/// The webhook: verifies, plans and fans out deliveries.
+/// Automatic completion (`REDRIVE_QUEUE_URL`): where unfinished durable deliveries go,
+/// and how long a request may work before it answers `202`.
 #[derive(Debug)]
-pub struct Handler<S, P> {
-    /// How signatures are checked.
-    pub verifier: Verifier,
+pub struct Redrive<Q> {
+    /// The redrive queue.
+    pub queue: Q,
+    /// `ACK_DEADLINE_MS`, from the start of the request.
+    pub ack_deadline: Duration,
+}
+
+/// The webhook: verifies, plans and fans out deliveries; completes queued ones.
+#[derive(Debug)]
+pub struct Handler<S, P, Q> {
+    /// The secrets signatures are checked with.
+    pub keys: Keys,
     /// Bucket and prefix.
     pub destination: Destination,
     /// `MAX_BODY_BYTES`
     pub max_body_bytes: usize,
     /// `MAX_CONCURRENCY`
     pub max_concurrency: usize,
-    /// Where objects go.
+    /// Where objects go (and the archive is read back from).
     pub store: S,
     /// Where messages go.
     pub publisher: P,
+    /// The redrive queue, when automatic completion is on.
+    pub redrive: Option<Redrive<Q>>,
 }
 
-/// The counts the summary log line, the metrics and the 200 body report.
+/// The counts the summary log line, the metrics and the answers report.
 #[derive(Debug, Default)]
-struct Summary {
-    event: Option<String>,
-    kind: Option<EventKind>,
-    authenticated: bool,
-    files: usize,
-    stored: usize,
-    published: usize,
+pub(crate) struct Summary {
+    pub(crate) event: Option<String>,
+    pub(crate) kind: Option<EventKind>,
+    pub(crate) authenticated: bool,
+    pub(crate) files: usize,
+    pub(crate) stored: usize,
+    pub(crate) published: usize,
+    pub(crate) queued: bool,
 }
 
-impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
-    /// Handles one request; logs one summary line for it.
+/// Milliseconds since `started`, for logs and metrics.
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
+    /// Handles one request; logs one summary line and one metrics line for it.
     pub async fn handle(&self, method: &Method, headers: &HeaderMap, body: IncomingBody) -> Reply {
         let started = Instant::now();
         let mut summary = Summary::default();
-        let outcome = self.process(method, headers, body, &mut summary).await;
+        let outcome = self.process(method, headers, body, started, &mut summary).await;
         let reply = match &outcome {
             Ok(reply) => reply.clone(),
             Err(rejection) => {
                 match rejection {
-                    Rejection::Downstream(e) => warn!(error = %e, "delivery not completed; the sender should retry"),
+                    Rejection::Incomplete(_) | Rejection::Queue(_) => {
+                        warn!(error = %rejection, "delivery not completed; the sender should retry")
+                    }
                     other => warn!(reason = %other, "delivery rejected"),
                 }
                 rejection.reply()
             }
         };
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let latency_ms = elapsed_ms(started);
         info!(
             event = summary.event.as_deref(),
             files = summary.files,
@@ -160,13 +213,13 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
             authenticated: summary.authenticated,
             files: summary.files,
             published: summary.published,
+            delivered: reply.status == StatusCode::OK,
+            queued: summary.queued,
             signature_failure: matches!(rejection, Some(Rejection::Signature(_))),
-            bad_request: matches!(
-                rejection,
-                Some(Rejection::Method | Rejection::TooLarge(_) | Rejection::BadBase64 | Rejection::Malformed(_))
-            ),
-            downstream_failure: matches!(rejection, Some(Rejection::Downstream(_))),
-            latency_ms,
+            bad_request: rejection.is_some_and(Rejection::is_bad_request),
+            downstream_failure: matches!(rejection, Some(Rejection::Incomplete(_) | Rejection::Queue(_))),
+            latency_ms: Some(latency_ms),
+            ..RequestMetrics::default()
         }
         .emit();
         reply
@@ -177,6 +230,7 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
         method: &Method,
         headers: &HeaderMap,
         body: IncomingBody,
+        started: Instant,
         summary: &mut Summary,
     ) -> Result<Reply, Rejection> {
         if method != Method::POST {
@@ -191,7 +245,7 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
             IncomingBody::BadBase64 { .. } => return Err(Rejection::BadBase64),
         };
         let delivery = Delivery::parse(&body)?;
-        self.verify(headers, &delivery)?;
+        self.verify(headers, &delivery).await?;
         summary.authenticated = true;
 
         let event = delivery.event_name();
@@ -202,47 +256,77 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
             Route::Files(kind, entries) => (Some(kind), entries.len()),
             Route::ArchiveOnly => (None, 0),
         };
-        let outcome = execute(&plan, &self.store, &self.publisher, self.max_concurrency).await?;
-        summary.stored = plan.files.len();
-        summary.published = outcome.published;
         // `event` exactly as sent (its JSON text, valid by now), `null` when absent.
         let event_as_sent = delivery
             .event_raw()
             .map_or("null".into(), |raw| String::from_utf8_lossy(raw.bytes()));
-        let stored = json!(plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>());
-        let body = format!(
-            r#"{{"event":{event_as_sent},"files":{},"stored":{stored},"archived":{},"published":{}}}"#,
-            summary.files,
-            json!(plan.archive.key),
-            outcome.published
-        );
+        let archived = json!(plan.archive.key);
+        let deadline = match &self.redrive {
+            Some(r) => Either::Left(tokio::time::sleep_until((started + r.ack_deadline).into())),
+            None => Either::Right(pending()),
+        };
+        let stop = match self.fan_out(&plan, deadline).await {
+            Ok(published) => {
+                summary.stored = plan.files.len();
+                summary.published = published;
+                let stored = json!(plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>());
+                return Ok(Reply {
+                    status: StatusCode::OK,
+                    allow: None,
+                    body: format!(
+                        r#"{{"event":{event_as_sent},"files":{},"stored":{stored},"archived":{archived},"published":{published}}}"#,
+                        summary.files
+                    ),
+                });
+            }
+            Err(e @ Incomplete::NotDurable(_)) => return Err(Rejection::Incomplete(e)),
+            Err(Incomplete::Durable(stop)) => stop,
+        };
+        let Some(redrive) = &self.redrive else {
+            return Err(Rejection::Incomplete(Incomplete::Durable(stop)));
+        };
+        let message = shared::redrive::message(&plan.archive.key, stop.reason());
+        redrive.queue.send(message).await.map_err(Rejection::Queue)?;
+        warn!(reason = stop.reason(), error = %stop, "delivery stored in the archive and queued for completion");
+        summary.queued = true;
         Ok(Reply {
-            status: StatusCode::OK,
+            status: StatusCode::ACCEPTED,
             allow: None,
-            body,
+            body: format!(
+                r#"{{"event":{event_as_sent},"files":{},"archived":{archived},"queued":true}}"#,
+                summary.files
+            ),
         })
     }
 
-    /// Any one signature candidate that matches is enough.
-    fn verify(&self, headers: &HeaderMap, delivery: &Delivery<'_>) -> Result<(), SignatureError> {
-        let result = delivery.result_bytes();
-        let candidates: Vec<&[u8]> = headers
-            .get_all(SIGNATURE_HEADER)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .take(MAX_SIGNATURE_CANDIDATES)
-            .collect();
-        if candidates.is_empty() {
-            return self.verifier.verify(None, result);
+    /// Stores and publishes the plan, racing `deadline`; the messages published when done.
+    async fn fan_out(&self, plan: &Plan, deadline: impl Future<Output = ()>) -> Result<usize, Incomplete> {
+        let outcome = execute(
+            plan,
+            ArchiveCopy::Write,
+            &self.store,
+            &self.publisher,
+            self.max_concurrency,
+            deadline,
+        )
+        .await?;
+        Ok(outcome.published)
+    }
+
+    /// Checks the signature header; on a mismatch, once more with freshly read secrets
+    /// when they may have been rotated since they were loaded.
+    async fn verify(&self, headers: &HeaderMap, delivery: &Delivery<'_>) -> Result<(), SignatureError> {
+        let check = |verifier: &Verifier| {
+            let values = headers.get_all(SIGNATURE_HEADER).iter().map(|v| v.as_bytes());
+            verifier.verify_header(values, delivery.result_bytes())
+        };
+        match check(&self.keys.current()) {
+            Err(SignatureError::InvalidSignature) => match self.keys.reread().await {
+                Some(verifier) => check(&verifier),
+                None => Err(SignatureError::InvalidSignature),
+            },
+            checked => checked,
         }
-        let mut outcome = Err(SignatureError::InvalidSignature);
-        for candidate in candidates {
-            outcome = self.verifier.verify(Some(candidate), result);
-            if outcome.is_ok() {
-                break;
-            }
-        }
-        outcome
     }
 }
 
@@ -250,66 +334,45 @@ impl<S: ResultStore, P: EventPublisher> Handler<S, P> {
 mod tests {
     use super::*;
     use shared::keys::Prefix;
-    use shared::message::{Message, Topic};
-    use shared::plan::Put;
+    use shared::memory::{Faults, Memory};
     use shared::signature::Secret;
-    use std::sync::Mutex;
+    use std::sync::Arc;
 
-    #[derive(Default)]
-    struct Memory {
-        objects: Mutex<Vec<(String, Vec<u8>)>>,
-        messages: Mutex<Vec<String>>,
-        fail_store: bool,
-        fail_publish: bool,
-    }
-
-    impl ResultStore for Memory {
-        async fn put(&self, put: &Put) -> Result<(), DownstreamError> {
-            if self.fail_store {
-                return Err(DownstreamError::Store {
-                    key: put.key.clone(),
-                    reason: "down".into(),
-                });
-            }
-            self.objects.lock().unwrap().push((put.key.clone(), put.body.to_vec()));
-            Ok(())
-        }
-    }
-
-    impl EventPublisher for Memory {
-        async fn publish(&self, topic: Topic, batch: &[&Message]) -> Result<(), DownstreamError> {
-            if self.fail_publish {
-                return Err(DownstreamError::Publish {
-                    topic,
-                    count: batch.len(),
-                    reason: "down".into(),
-                });
-            }
-            self.messages
-                .lock()
-                .unwrap()
-                .extend(batch.iter().map(|m| m.body.clone()));
-            Ok(())
-        }
-    }
+    type Webhook = Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>>;
 
     const SECRET: &str = "E_AI_K_test-secret-not-real";
 
-    fn handler(memory: Memory) -> Handler<Memory, Memory> {
+    /// A handler on one in-memory store/topics/queue, without a redrive queue.
+    fn handler(memory: Memory) -> Webhook {
+        let memory = Arc::new(memory);
         Handler {
-            verifier: Verifier::Secrets(Secret::parse_list(SECRET).unwrap()),
+            keys: Keys::fixed(Verifier::Secrets(Secret::parse_list(SECRET).unwrap())),
             destination: Destination {
                 bucket: "b".into(),
                 prefix: Prefix::default(),
             },
             max_body_bytes: 1000,
             max_concurrency: 4,
-            store: Memory {
-                fail_store: memory.fail_store,
-                ..Memory::default()
-            },
-            publisher: memory,
+            store: Arc::clone(&memory),
+            publisher: Arc::clone(&memory),
+            redrive: None,
         }
+    }
+
+    /// The same, with the redrive queue on and `ack_deadline`.
+    fn with_queue(memory: Memory, ack_deadline: Duration) -> Webhook {
+        let mut h = handler(memory);
+        h.redrive = Some(Redrive {
+            queue: Arc::clone(&h.store),
+            ack_deadline,
+        });
+        h
+    }
+
+    fn faults(f: impl FnOnce(&mut Faults)) -> Memory {
+        let mut faults = Faults::default();
+        f(&mut faults);
+        Memory::with_faults(faults)
     }
 
     fn signed(result: &str) -> (HeaderMap, Bytes) {
@@ -320,7 +383,7 @@ mod tests {
         (headers, Bytes::from(body))
     }
 
-    async fn call(h: &Handler<Memory, Memory>, method: Method, headers: &HeaderMap, body: Bytes) -> Reply {
+    async fn call(h: &Webhook, method: Method, headers: &HeaderMap, body: Bytes) -> Reply {
         h.handle(&method, headers, IncomingBody::Bytes(body)).await
     }
 
@@ -340,8 +403,8 @@ mod tests {
         assert_eq!(v["stored"], json!(["extracta/e/b/f/confirmed.json"]));
         assert_eq!(v["published"], 1);
         assert!(v["archived"].as_str().unwrap().starts_with("extracta/_deliveries/"));
-        assert_eq!(h.store.objects.lock().unwrap().len(), 2);
-        assert_eq!(h.publisher.messages.lock().unwrap().len(), 1);
+        assert_eq!(h.store.objects().len(), 2);
+        assert_eq!(h.store.messages().len(), 1);
     }
 
     #[tokio::test]
@@ -376,7 +439,7 @@ mod tests {
             .handle(&Method::POST, &headers, IncomingBody::BadBase64 { decoded_len: 5000 })
             .await;
         assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(h.store.objects.lock().unwrap().is_empty());
+        assert!(h.store.objects().is_empty());
     }
 
     #[tokio::test]
@@ -395,8 +458,8 @@ mod tests {
         let (headers, _) = signed("[]");
         let reply = call(&h, Method::POST, &headers, Bytes::from_static(br#"{"event":"x"}"#)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert!(h.store.objects.lock().unwrap().is_empty());
-        assert!(h.publisher.messages.lock().unwrap().is_empty());
+        assert!(h.store.objects().is_empty());
+        assert!(h.store.messages().is_empty());
     }
 
     #[tokio::test]
@@ -416,14 +479,8 @@ mod tests {
     #[tokio::test]
     async fn downstream_failures_are_retryable_502s() {
         for memory in [
-            Memory {
-                fail_store: true,
-                ..Memory::default()
-            },
-            Memory {
-                fail_publish: true,
-                ..Memory::default()
-            },
+            faults(|f| f.put_containing = Some("/".into())),
+            faults(|f| f.publish = true),
         ] {
             let h = handler(memory);
             let (headers, b) = signed(r#"[{"fileId":"f"}]"#);
@@ -465,8 +522,91 @@ mod tests {
             (v["files"].clone(), v["published"].clone(), v["stored"].clone()),
             (json!(0), json!(0), json!([]))
         );
-        let objects = h.store.objects.lock().unwrap();
+        let objects = h.store.objects();
         assert_eq!(objects.len(), 1);
-        assert!(objects[0].0.contains("/classification.done/"));
+        assert!(objects.keys().all(|k| k.contains("/classification.done/")));
+    }
+
+    fn confirmed(files: usize) -> (HeaderMap, Bytes) {
+        let entries: Vec<String> = (0..files).map(|i| format!(r#"{{"fileId":"f{i}"}}"#)).collect();
+        signed(&format!("[{}]", entries.join(",")))
+    }
+
+    #[tokio::test]
+    async fn with_a_queue_a_complete_delivery_is_still_200() {
+        let h = with_queue(Memory::default(), Duration::from_secs(5));
+        let (headers, b) = confirmed(2);
+        let reply = call(&h, Method::POST, &headers, b).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(h.store.queued().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_durable_delivery_that_fails_downstream_is_queued_and_answered_202() {
+        for (memory, reason) in [
+            (faults(|f| f.publish = true), "publish"),
+            (faults(|f| f.put_containing = Some("/f1/".into())), "store"),
+            (faults(|f| f.stall_put_containing = Some("/f0/".into())), "deadline"),
+            (faults(|f| f.stall_publish = true), "deadline"),
+        ] {
+            let h = with_queue(memory, Duration::from_millis(20));
+            let (headers, b) = confirmed(2);
+            let reply = call(&h, Method::POST, &headers, b).await;
+            assert_eq!(reply.status, StatusCode::ACCEPTED, "{reason}: {}", reply.body);
+            let v = body(&reply);
+            let archived = v["archived"].as_str().unwrap().to_owned();
+            assert_eq!(
+                v,
+                json!({"event": "extraction.confirmed", "files": 2, "archived": archived, "queued": true})
+            );
+            assert!(h.store.objects().contains_key(&archived), "{reason}: not durable");
+            let queued = h.store.queued();
+            assert_eq!(queued.len(), 1, "{reason}");
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&queued[0]).unwrap(),
+                json!({"archived": archived, "reason": reason})
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn not_durable_or_not_queued_is_502_and_nothing_is_queued() {
+        let h = with_queue(
+            faults(|f| f.put_containing = Some("_deliveries/".into())),
+            Duration::from_secs(5),
+        );
+        let (headers, b) = confirmed(1);
+        let reply = call(&h, Method::POST, &headers, b).await;
+        assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+        assert!(h.store.queued().is_empty());
+        assert!(h.store.messages().is_empty());
+
+        let h = with_queue(
+            faults(|f| {
+                f.publish = true;
+                f.queue = true;
+            }),
+            Duration::from_secs(5),
+        );
+        let (headers, b) = confirmed(1);
+        let reply = call(&h, Method::POST, &headers, b).await;
+        assert_eq!(
+            (reply.status, body(&reply)["retryable"].clone()),
+            (StatusCode::BAD_GATEWAY, json!(true))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deadline_never_cuts_the_archive_copy_short() {
+        // The archive write outlasts the deadline: no answer until it finishes, so a
+        // stalled archive copy means no answer at all (the SDK's timeouts end it in AWS).
+        let h = with_queue(
+            faults(|f| f.stall_put_containing = Some("_deliveries/".into())),
+            Duration::from_millis(1),
+        );
+        let (headers, b) = confirmed(1);
+        let waited = tokio::time::timeout(Duration::from_millis(100), call(&h, Method::POST, &headers, b)).await;
+        assert!(waited.is_err(), "answered before the archive copy was stored");
+        assert!(h.store.queued().is_empty());
     }
 }

@@ -5,9 +5,6 @@
 //! copies the body; here the body is taken out of the event first and decoded once, so
 //! a bad body is a `400` and the bytes are never copied again.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use bytes::Bytes;
 use lambda_http::aws_lambda_events::alb::AlbTargetGroupResponse;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::aws_lambda_events::encodings::Body;
@@ -68,20 +65,7 @@ pub fn incoming(mut request: LambdaRequest) -> Incoming {
         origin,
         method: parts.method,
         headers: parts.headers,
-        body: decode_body(body, base64),
-    }
-}
-
-fn decode_body(body: Option<String>, base64: bool) -> IncomingBody {
-    match body {
-        None => IncomingBody::Bytes(Bytes::new()),
-        Some(text) if !base64 => IncomingBody::Bytes(Bytes::from(text.into_bytes())),
-        Some(text) => match STANDARD.decode(text.as_bytes()) {
-            Ok(bytes) => IncomingBody::Bytes(Bytes::from(bytes)),
-            Err(_) => IncomingBody::BadBase64 {
-                decoded_len: text.len() / 4 * 3,
-            },
-        },
+        body: IncomingBody::from_event(body, base64),
     }
 }
 
@@ -130,6 +114,8 @@ pub fn outgoing(origin: Origin, reply: Reply) -> LambdaReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
     use lambda_http::http::StatusCode;
     use serde_json::json;
 

@@ -1,35 +1,45 @@
-//! CloudWatch metrics as Embedded Metric Format lines on stdout: no extra AWS calls.
+//! CloudWatch metrics as Embedded Metric Format lines on stdout: no extra AWS calls
+//! (docs/contract.md §7).
 //!
-//! One line per request, namespace [`NAMESPACE`], published twice: per `FunctionName`
-//! and `Event`, and per `FunctionName` alone. `Event` is one of the four routed names,
-//! `other` (an authenticated delivery of any other event or shape) or `rejected`
-//! (405/413/400/401), so a sender cannot mint new metric streams.
+//! One line per live request and one per redrive record, namespace [`NAMESPACE`],
+//! published twice: per `FunctionName` and `Event`, and per `FunctionName` alone. `Event`
+//! is one of the four routed names, `other` (an authenticated delivery of any other event
+//! or shape) or `rejected` (405/413/400/401, or a refused redrive record), so a sender
+//! cannot mint new metric streams.
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use shared::delivery::EventKind;
 
 /// The CloudWatch namespace of every metric the function emits.
 pub const NAMESPACE: &str = "ExtractaWebhook";
 
-/// What one request amounted to, for the metrics.
+/// What one request or redrive record amounted to, for the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestMetrics {
     /// The routed event, if the delivery was one of the four.
     pub event: Option<EventKind>,
-    /// Authenticated (reached classification).
+    /// Authenticated (live), or read back from the archive (redrive).
     pub authenticated: bool,
-    /// File entries routed.
+    /// File entries routed by a live request.
     pub files: usize,
     /// Messages published.
     pub published: usize,
+    /// A live delivery answered 200.
+    pub delivered: bool,
+    /// A live delivery answered 202 and queued for completion.
+    pub queued: bool,
     /// 401: missing or wrong signature.
     pub signature_failure: bool,
     /// 400/405/413.
     pub bad_request: bool,
-    /// 502: S3 or SNS failed.
+    /// A live 502: not durable, or not complete without a queue.
     pub downstream_failure: bool,
-    /// Wall time of the request in milliseconds.
-    pub latency_ms: u64,
+    /// A redrive record completed.
+    pub redriven: bool,
+    /// A redrive record listed in `batchItemFailures`.
+    pub redrive_failure: bool,
+    /// Wall time of a live request in milliseconds (none for a redrive record).
+    pub latency_ms: Option<u64>,
 }
 
 impl RequestMetrics {
@@ -43,35 +53,43 @@ impl RequestMetrics {
 
     /// The EMF JSON line for this request, stamped `timestamp_ms`.
     pub fn emf_line(&self, function: &str, timestamp_ms: i64) -> String {
-        let count = |name: &str| json!({ "Name": name, "Unit": "Count" });
-        json!({
-            "_aws": {
+        let counts = [
+            ("Deliveries", u64::from(self.delivered)),
+            ("Queued", u64::from(self.queued)),
+            ("Files", self.files as u64),
+            ("Published", self.published as u64),
+            ("SignatureFailures", u64::from(self.signature_failure)),
+            ("BadRequests", u64::from(self.bad_request)),
+            ("DownstreamFailures", u64::from(self.downstream_failure)),
+            ("Redriven", u64::from(self.redriven)),
+            ("RedriveFailures", u64::from(self.redrive_failure)),
+        ];
+        let mut declared: Vec<Value> = counts
+            .iter()
+            .map(|(name, _)| json!({ "Name": name, "Unit": "Count" }))
+            .collect();
+        let mut line = Map::new();
+        line.insert("FunctionName".into(), json!(function));
+        line.insert("Event".into(), json!(self.dimension()));
+        for (name, value) in counts {
+            line.insert(name.into(), json!(value));
+        }
+        if let Some(latency) = self.latency_ms {
+            declared.push(json!({ "Name": "Latency", "Unit": "Milliseconds" }));
+            line.insert("Latency".into(), json!(latency));
+        }
+        line.insert(
+            "_aws".into(),
+            json!({
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
                     "Dimensions": [["FunctionName", "Event"], ["FunctionName"]],
-                    "Metrics": [
-                        count("Deliveries"),
-                        count("Files"),
-                        count("Published"),
-                        count("SignatureFailures"),
-                        count("BadRequests"),
-                        count("DownstreamFailures"),
-                        { "Name": "Latency", "Unit": "Milliseconds" },
-                    ],
+                    "Metrics": declared,
                 }],
-            },
-            "FunctionName": function,
-            "Event": self.dimension(),
-            "Deliveries": u8::from(self.authenticated && !self.downstream_failure),
-            "Files": self.files,
-            "Published": self.published,
-            "SignatureFailures": u8::from(self.signature_failure),
-            "BadRequests": u8::from(self.bad_request),
-            "DownstreamFailures": u8::from(self.downstream_failure),
-            "Latency": self.latency_ms,
-        })
-        .to_string()
+            }),
+        );
+        Value::Object(line).to_string()
     }
 
     /// Writes the line to stdout, where Lambda's log capture turns it into metrics.
@@ -95,7 +113,8 @@ mod tests {
             authenticated: true,
             files: 3,
             published: 3,
-            latency_ms: 12,
+            delivered: true,
+            latency_ms: Some(12),
             ..RequestMetrics::default()
         };
         let v: serde_json::Value = serde_json::from_str(&m.emf_line("fn", 1_700_000_000_000)).unwrap();
@@ -128,6 +147,7 @@ mod tests {
             authenticated: true,
             downstream_failure: true,
             event: Some(EventKind::Failed),
+            latency_ms: Some(1),
             ..RequestMetrics::default()
         };
         let v: serde_json::Value = serde_json::from_str(&failed.emf_line("fn", 0)).unwrap();
@@ -135,5 +155,17 @@ mod tests {
             (v["Deliveries"].as_u64(), v["DownstreamFailures"].as_u64()),
             (Some(0), Some(1))
         );
+        // A redrive record has no latency, and declares none.
+        let redriven = RequestMetrics {
+            authenticated: true,
+            redriven: true,
+            published: 2,
+            ..RequestMetrics::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&redriven.emf_line("fn", 0)).unwrap();
+        assert_eq!((v["Redriven"].as_u64(), v["Queued"].as_u64()), (Some(1), Some(0)));
+        assert!(v.get("Latency").is_none());
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
+        assert!(!declared.iter().any(|m| m["Name"] == "Latency"));
     }
 }

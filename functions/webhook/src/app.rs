@@ -1,0 +1,101 @@
+//! Start-up with the AWS SDK: configuration, the secrets, and the S3, SNS and SQS clients,
+//! built once per process (docs/contract.md §6).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use shared::aws::{S3ResultStore, SnsPublisher, SqsRedriveQueue};
+use shared::plan::Destination;
+use shared::signature::Verifier;
+use tracing::warn;
+
+use crate::config::{Config, SecretSource};
+use crate::handler::{Handler, Redrive};
+use crate::keys::{Keys, ReadSecret};
+
+/// The function as deployed: S3, SNS and SQS behind the ports.
+pub type Webhook = Handler<S3ResultStore, SnsPublisher, SqsRedriveQueue>;
+
+/// Reads configuration and builds the clients; the error is the one line to log before
+/// exiting.
+pub async fn start() -> Result<Webhook, String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(8))
+        // Answer well before an HTTP API's 30-second integration timeout.
+        .operation_timeout(Duration::from_secs(20))
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+
+    let keys = match config.secret {
+        SecretSource::Inline(secrets) => Keys::fixed(Verifier::Secrets(secrets)),
+        SecretSource::SecretsManager(arn) => {
+            let read = secret_reader(aws_sdk_secretsmanager::Client::new(&sdk), arn);
+            let text = read().await.map_err(|e| format!("EXTRACTA_WEBHOOK_SECRET_ARN {e}"))?;
+            Keys::rereadable(text, read, config.secret_refresh_interval)
+                .map_err(|e| format!("EXTRACTA_WEBHOOK_SECRET_ARN is invalid: {e}"))?
+        }
+        SecretSource::Unsigned => {
+            warn!("ALLOW_UNSIGNED=true and no secret: every delivery is accepted unchecked; local development only");
+            Keys::fixed(Verifier::Unsigned)
+        }
+    };
+    if config.allow_unsigned_ignored {
+        warn!("ALLOW_UNSIGNED=true is ignored because a secret is configured: signatures are checked");
+    }
+
+    // A local endpoint (moto, MinIO) needs path-style S3 addressing.
+    let custom_endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(custom_endpoint)
+        .build();
+    Ok(Handler {
+        keys,
+        destination: Destination {
+            bucket: config.bucket.clone(),
+            prefix: config.prefix,
+        },
+        max_body_bytes: config.max_body_bytes,
+        max_concurrency: config.max_concurrency,
+        store: S3ResultStore::new(aws_sdk_s3::Client::from_conf(s3_config), config.bucket),
+        publisher: SnsPublisher::new(
+            aws_sdk_sns::Client::new(&sdk),
+            config.confirmed_topic_arn,
+            config.failed_topic_arn,
+        ),
+        redrive: config.redrive_queue_url.map(|url| Redrive {
+            queue: SqsRedriveQueue::new(aws_sdk_sqs::Client::new(&sdk), url),
+            ack_deadline: config.ack_deadline,
+        }),
+    })
+}
+
+/// Reads the secret's `SecretString` from Secrets Manager (`EXTRACTA_WEBHOOK_SECRET_ARN`).
+fn secret_reader(client: aws_sdk_secretsmanager::Client, arn: String) -> ReadSecret {
+    let (client, arn) = (Arc::new(client), Arc::new(arn));
+    Box::new(move || {
+        let (client, arn) = (Arc::clone(&client), Arc::clone(&arn));
+        Box::pin(async move {
+            let out = client
+                .get_secret_value()
+                .secret_id(arn.as_str())
+                .send()
+                .await
+                .map_err(|e| {
+                    let cause = aws_sdk_secretsmanager::error::DisplayErrorContext(&e);
+                    format!("could not be read: {cause}")
+                })?;
+            out.secret_string()
+                .map(str::to_owned)
+                .ok_or_else(|| "is invalid: the secret has no SecretString".to_owned())
+        })
+    })
+}
