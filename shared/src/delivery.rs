@@ -1,4 +1,4 @@
-//! A delivery read from the body bytes, and its classification (CONTRACT §3).
+//! A delivery read from the body bytes, and its classification (docs/contract.md §3).
 //!
 //! Members are looked up as `JSON.parse` would see them (escaped keys decoded, the last
 //! of duplicate keys wins) but kept as the exact bytes that stand in the body.
@@ -18,7 +18,7 @@ pub enum MalformedBody {
     NotAnObject,
 }
 
-/// The four extraction events the function routes (CONTRACT §3).
+/// The four extraction events the function routes (docs/contract.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// `extraction.processed`
@@ -186,7 +186,7 @@ impl<'a> Delivery<'a> {
         self.event
     }
 
-    /// Classifies the delivery (CONTRACT §3).
+    /// Classifies the delivery (docs/contract.md §3).
     pub fn route(&self) -> Route<'_> {
         let kind = self.event_name().and_then(|n| EventKind::from_name(&n));
         match (kind, &self.entries) {

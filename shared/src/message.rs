@@ -1,4 +1,4 @@
-//! The SNS message for a confirmed or failed file entry (CONTRACT §4).
+//! The SNS message for a confirmed or failed file entry (docs/contract.md §4).
 
 use aws_lc_rs::digest::{self, SHA256};
 

@@ -1,4 +1,4 @@
-//! The routing plan: every S3 object and SNS message one delivery asks for (CONTRACT §3-4).
+//! The routing plan: every S3 object and SNS message one delivery asks for (docs/contract.md §3-4).
 
 use aws_lc_rs::digest::{digest, SHA256};
 use bytes::Bytes;

@@ -14,7 +14,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// CONTRACT §4: hex SHA-256 of the event name, one newline, then the stored bytes.
+/// docs/contract.md §4: hex SHA-256 of the event name, one newline, then the stored bytes.
 pub fn event_id(event: &str, stored: &[u8]) -> String {
     let mut data = Vec::with_capacity(event.len() + 1 + stored.len());
     data.extend_from_slice(event.as_bytes());
@@ -23,7 +23,7 @@ pub fn event_id(event: &str, stored: &[u8]) -> String {
     sha256_hex(&data)
 }
 
-/// CONTRACT §3: a string made safe as a key component.
+/// docs/contract.md §3: a string made safe as a key component.
 pub fn component(s: &str) -> String {
     if s.is_empty() {
         return "_none".into();
@@ -146,7 +146,7 @@ pub fn object_with<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Map<String, Va
     }
 }
 
-/// The request summary fields CONTRACT §7 asks for. `event` is not among the keys that
+/// The request summary fields docs/contract.md §7 asks for. `event` is not among the keys that
 /// identify a summary: a request rejected before its body was read (or authenticated)
 /// has no trustworthy event to log, and the tests require it on accepted requests only.
 pub const SUMMARY_FIELDS: &[&str] = &["files", "stored", "published", "status", "durationMs"];

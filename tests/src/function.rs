@@ -14,7 +14,7 @@ use crate::aws::{Resources, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
 use crate::events::{HttpResponse, Request, SECRET};
 use crate::runtime_api::{Outcome, RuntimeApi, INVOKE_TIMEOUT};
 
-/// The function's own configuration variables (CONTRACT §6), cleared from the inherited
+/// The function's own configuration variables (docs/contract.md §6), cleared from the inherited
 /// environment before each start.
 pub const CONFIG_VARS: &[&str] = &[
     "RESULTS_BUCKET",

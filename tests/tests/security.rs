@@ -59,7 +59,7 @@ async fn a_signature_replayed_with_another_result_is_401() {
     fx.assert_nothing_written().await;
 }
 
-/// The signature covers `result` only (CONTRACT §2, Extracta's scheme): a captured
+/// The signature covers `result` only (docs/contract.md §2, Extracta's scheme): a captured
 /// delivery's `result` replayed under another `event` is authentic. Pinned here so that
 /// a change to the scheme is a visible decision; docs/reliability.md says what it means.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! CONTRACT §5: never more than `MAX_CONCURRENCY` S3/SNS requests in flight, measured at
+//! docs/contract.md §5: never more than `MAX_CONCURRENCY` S3/SNS requests in flight, measured at
 //! a proxy that both services go through.
 use e2e::{moto, Delivery, FaultProxy, Stack};
 

@@ -1,4 +1,4 @@
-//! CONTRACT §5: S3 or SNS unreachable gives a retryable 502; the retry, once the service
+//! docs/contract.md §5: S3 or SNS unreachable gives a retryable 502; the retry, once the service
 //! is back, gives 200 with nothing missing and nothing duplicated.
 use e2e::proxy::Mode;
 use e2e::{moto, Delivery, FaultProxy, Stack};

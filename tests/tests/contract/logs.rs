@@ -1,8 +1,9 @@
-//! CONTRACT §7 and §5: JSON log lines, one summary per request, and no secret, signature
+//! docs/contract.md §7 and §5: JSON log lines, one summary per request, and no secret, signature
 //! or extracted data in logs or error bodies, at any level.
 use e2e::expect::{as_num, json_lines, summaries};
 use e2e::proxy::Mode;
 use e2e::{moto, Delivery, FaultProxy, HttpResponse, Request, Stack};
+use serde_json::{json, Value};
 
 use super::Fixture;
 
@@ -132,4 +133,47 @@ async fn logs_at_default_level_keep_secrets_and_data_out() {
 #[tokio::test]
 async fn logs_at_trace_level_keep_secrets_and_data_out() {
     run(Some("trace")).await;
+}
+
+/// docs/contract.md §7: `event` is on every summary line, `null` when the request has
+/// none: rejected requests (405, 400, 401) and deliveries without a string event.
+#[tokio::test]
+async fn event_is_null_when_the_request_has_none() {
+    let fx = Fixture::new().await;
+    let processed = Delivery::new("extraction.processed").raw_entry(&entry("n", "none"));
+    let cases: Vec<(Request, u16, Value)> = vec![
+        (processed.unsigned().signature("bm90IGl0"), 401, Value::Null),
+        (processed.unsigned(), 401, Value::Null),
+        (Request::post(b"{not json".to_vec()), 400, Value::Null),
+        (processed.request().method("GET"), 405, Value::Null),
+        (
+            Delivery::without_event().raw_entry(&entry("a", "none")).request(),
+            200,
+            Value::Null,
+        ),
+        (
+            Delivery::with_raw_event("5").raw_entry(&entry("b", "none")).request(),
+            200,
+            Value::Null,
+        ),
+        (
+            Delivery::with_raw_event("null")
+                .raw_entry(&entry("c", "none"))
+                .request(),
+            200,
+            Value::Null,
+        ),
+        (processed.request(), 200, json!("extraction.processed")),
+    ];
+    for (req, status, _) in &cases {
+        let (rsp, _) = fx.send(req).await;
+        rsp.assert_status(*status);
+    }
+    let output = fx.f.stop().await;
+    let sums = summaries(&output);
+    assert_eq!(sums.len(), cases.len(), "one summary per request:\n{output}");
+    for (s, (_, status, event)) in sums.iter().zip(&cases) {
+        assert_eq!(as_num(&s["status"]), Some(f64::from(*status)), "{s:?}");
+        assert_eq!(s.get("event"), Some(event), "event is present, {event}: {s:?}");
+    }
 }

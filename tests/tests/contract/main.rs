@@ -1,4 +1,4 @@
-//! End-to-end tests of the webhook function's contract (shared/CONTRACT.md), one per
+//! End-to-end tests of the webhook function's contract (docs/contract.md), one per
 //! rule and per failure path, against the real binary, moto and the runtime emulator.
 //!
 //! Every test has its own bucket, topics, queues and `webhook` process; the moto server
@@ -7,8 +7,10 @@
 mod concurrency;
 mod failures;
 mod logs;
+mod redrive;
 mod replay;
 mod requests;
+mod rotation;
 mod routing;
 mod signature;
 mod startup;
@@ -216,7 +218,7 @@ pub async fn check_accepted(
     mine
 }
 
-/// Checks one SNS message against CONTRACT §4.
+/// Checks one SNS message against docs/contract.md §4.
 #[allow(clippy::too_many_arguments)]
 pub fn check_message(
     fx: &Fixture,

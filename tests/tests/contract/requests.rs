@@ -1,4 +1,4 @@
-//! CONTRACT §1: the inbound request: method, size, JSON, the four front ends and base64
+//! docs/contract.md §1: the inbound request: method, size, JSON, the four front ends and base64
 //! bodies, and the order of the checks.
 use e2e::events::Source;
 use e2e::{Delivery, Request};

@@ -1,4 +1,4 @@
-//! CONTRACT §3 and §4: what each delivery writes to S3 and publishes to SNS.
+//! docs/contract.md §3 and §4: what each delivery writes to S3 and publishes to SNS.
 use e2e::expect::{event_id, file_key, Window};
 use e2e::Delivery;
 use serde_json::{json, Value};

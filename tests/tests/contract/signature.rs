@@ -1,4 +1,4 @@
-//! CONTRACT §2: who may deliver: signatures, rotation, the `E_AI_K_` prefix, rule (b),
+//! docs/contract.md §2: who may deliver: signatures, rotation, the `E_AI_K_` prefix, rule (b),
 //! `ALLOW_UNSIGNED` and the Secrets Manager secret.
 use e2e::events::{sign, sign_with_key, Source};
 use e2e::Delivery;

@@ -1,4 +1,4 @@
-//! CONTRACT §6: configuration that stops the start: non-zero exit (or an init error),
+//! docs/contract.md §6: configuration that stops the start: non-zero exit (or an init error),
 //! one JSON log line naming the variable, and no event ever asked for.
 use std::time::Duration;
 
