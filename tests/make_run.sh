@@ -61,9 +61,12 @@ moto_port=$(free_port)
 gateway_port=$(free_port)
 while [ "$gateway_port" = "$moto_port" ]; do gateway_port=$(free_port); done
 
-# WHEN `make run` starts as a terminal's foreground job (a process group of its own),
-setsid env MOTO_PORT="$moto_port" GATEWAY_PORT="$gateway_port" make run </dev/null >"$log" 2>&1 &
+# WHEN `make run` starts as a terminal's foreground job would: a process group of its own
+# (job control on, so that, unlike a plain `&` in a script, SIGINT is not ignored in it),
+set -m
+MOTO_PORT="$moto_port" GATEWAY_PORT="$gateway_port" make run </dev/null >"$log" 2>&1 &
 group=$!
+set +m
 deadline=$((SECONDS + ready_timeout))
 until grep -q '^local-stack: ready' "$log"; do
   kill -0 "$group" 2>/dev/null || fail "make run exited before its ready line"
