@@ -37,6 +37,11 @@ export async function firstTime(eventId) {
   }
 }
 
+// Releases the claim, so a redelivery retries a message that failed.
+export async function forget(eventId) {
+  await s3.send(new DeleteObjectCommand({ Bucket: DEDUP_BUCKET, Key: `seen/${eventId}` }));
+}
+
 async function handle(message, group) {
   const entry = await fullEntry(message);
   const out = { eventId: message.eventId, event: message.event, fileId: entry.fileId ?? null,
@@ -59,8 +64,7 @@ export async function drain(queueUrl) {
         try {
           await handle(message, m.Attributes?.MessageGroupId);
         } catch (e) {
-          // Release the claim and leave the message on the queue: SQS delivers it again.
-          await s3.send(new DeleteObjectCommand({ Bucket: DEDUP_BUCKET, Key: `seen/${message.eventId}` }));
+          await forget(message.eventId); // and leave the message on the queue: SQS delivers it again
           throw e;
         }
       } else {

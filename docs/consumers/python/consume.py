@@ -39,9 +39,9 @@ def first_time(event_id: str) -> bool:
         s3.put_object(Bucket=DEDUP_BUCKET, Key=f"seen/{event_id}", Body=b"", IfNoneMatch="*")
         return True
     except ClientError as e:
-        if e.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+        if e.response["Error"]["Code"] == "PreconditionFailed":
             return False
-        raise
+        raise  # e.g. 409 ConditionalRequestConflict (a concurrent claim): retry later
 
 
 def forget(event_id: str) -> None:
