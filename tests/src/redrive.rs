@@ -339,3 +339,74 @@ impl EventSourceMapping {
         drained
     }
 }
+
+/// What a [`Poller`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollerStats {
+    /// Invocations (non-empty batches).
+    pub batches: usize,
+    /// Records that completed.
+    pub completed: usize,
+    /// Records listed in `batchItemFailures` (once per failed attempt).
+    pub failures: usize,
+    /// Records given up on at the receive limit.
+    pub dead: usize,
+}
+
+/// An [`EventSourceMapping`] running in the background beside other traffic, invoking the
+/// given processes in turn, as Lambda would while the queue fills.
+pub struct Poller {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<PollerStats>,
+}
+
+impl EventSourceMapping {
+    /// Starts polling in the background, handing batches to `functions` in turn. A batch
+    /// with failures is followed by a 200 ms pause (a short visibility timeout).
+    pub fn spawn(self, aws: Aws, functions: Vec<std::sync::Arc<Function>>) -> Poller {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut stats = PollerStats::default();
+            let mut empty_after_stop = 0;
+            let mut turn = 0;
+            while empty_after_stop < 3 {
+                let f = &functions[turn % functions.len()];
+                turn += 1;
+                match self.poll(&aws, f).await {
+                    Some(b) => {
+                        empty_after_stop = 0;
+                        stats.batches += 1;
+                        stats.completed += b.completed().len();
+                        stats.failures += b.failed().len();
+                        stats.dead += b.dead.len();
+                        if !b.failed().is_empty() {
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                    None => {
+                        if stopping.load(Ordering::SeqCst) {
+                            empty_after_stop += 1;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+            stats
+        });
+        Poller { stop, task }
+    }
+}
+
+impl Poller {
+    /// Lets the poller drain the queue (until three polls in a row find it empty), then
+    /// stops it. Panics if the poller panicked (e.g. a malformed batch response).
+    pub async fn finish(self) -> PollerStats {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        match self.task.await {
+            Ok(stats) => stats,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
