@@ -196,7 +196,7 @@ try:
         sys.exit(f"consumer-snippets: moto_server did not start on {endpoint}")
     s3 = boto3.client("s3")
     sns = boto3.client("sns")
-    for b in (BUCKET, "state-py-raw", "state-node-raw", "state-py-env", "state-node-env", "state-py-fifo", "state-py-other", "state-py-nobatch", "state-py-lambda", "state-node-lambda"):
+    for b in (BUCKET, "state-py-raw", "state-node-raw", "state-py-env", "state-node-env", "state-py-fifo", "state-py-other", "state-py-nobatch", "state-py-lambda", "state-py-sqs-lambda", "state-node-lambda"):
         s3.create_bucket(Bucket=b)
     confirmed = sns.create_topic(Name="extracta-confirmed")["TopicArn"]
     failed_topic = sns.create_topic(Name="extracta-failed")["TopicArn"]
@@ -271,6 +271,27 @@ try:
                 extra={"DEDUP_BUCKET": "state-py-lambda", "PYTHONPATH": str(PY)})
     expect("python lambda_handler.py, SNS event", lines[:-1], [c1, c2], 0)
     check("python lambda_handler.py reports no batch item failures", lines[-1:] == [{"batchItemFailures": []}], lines[-1:])
+    # SQS -> Lambda with ReportBatchItemFailures: a raw body, an enveloped one, a repeat, and
+    # a message whose S3 object is missing (its record fails, its claim is released).
+    def sqs_record(message_id, body):
+        return {"messageId": message_id, "receiptHandle": "r", "body": body, "attributes": {},
+                "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1"}
+
+    lost = dict(C2[0], s3={"bucket": BUCKET, "key": "extracta/-NxDocsA/7/-NxGone/confirmed.json"},
+                eventId=hashlib.sha256(b"lost").hexdigest())
+    check("fixture lost is a valid confirmed-message", not errors(V["confirmed-message"], lost), errors(V["confirmed-message"], lost))
+    f1_envelope = json.dumps({"Type": "Notification", "MessageId": "n", "TopicArn": failed_topic,
+                              "Message": json.dumps(F1[0]), "Timestamp": "2026-11-26T18:19:08.200Z"})
+    sqs_event = json.dumps({"Records": [sqs_record("q1", json.dumps(C1[0])), sqs_record("q2", f1_envelope),
+                                        sqs_record("q3", json.dumps(lost)), sqs_record("q4", json.dumps(C1[0]))]})
+    lines = run("lambda_handler.py", [sys.executable, str(PY / "lambda_handler.py")], stdin=sqs_event,
+                extra={"DEDUP_BUCKET": "state-py-sqs-lambda", "PYTHONPATH": str(PY)})
+    expect("python lambda_handler.py, SQS event", lines[:-1], [c1, f1], 0)
+    check("python lambda_handler.py lists only the failed record", lines[-1:] == [{"batchItemFailures": [{"itemIdentifier": "q3"}]}], lines[-1:])
+    released = s3.list_objects_v2(Bucket="state-py-sqs-lambda", Prefix="seen/").get("Contents", [])
+    check("python lambda_handler.py released the failed record's claim",
+          sorted(o["Key"] for o in released) == sorted(f"seen/{m[0]['eventId']}" for m in (C1, F1)), released)
+
     lines = run("lambda.mjs", ["node", "--input-type=module", "-e",
                                "import { handler } from " + json.dumps((NODE / "lambda.mjs").as_uri()) + ";"
                                "import { readFileSync } from 'node:fs'; await handler(JSON.parse(readFileSync(0, 'utf8')));"],
