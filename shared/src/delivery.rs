@@ -89,7 +89,7 @@ pub struct EntryFields<'a> {
 
 impl<'a> EntryFields<'a> {
     fn slot(&mut self, key: &Raw<'a>) -> Option<&mut Option<Raw<'a>>> {
-        // Compare the raw key first: almost every key is written without escapes.
+        // Borrowed, not copied, for a key written without escapes (almost every key).
         let name: Cow<'_, [u8]> = key.string_value()?;
         Some(match &*name {
             b"extractionId" => &mut self.extraction_id,
@@ -164,11 +164,6 @@ impl<'a> Delivery<'a> {
         }
         sc.finish()?;
         Ok(delivery)
-    }
-
-    /// The body bytes, as received.
-    pub fn body(&self) -> &'a [u8] {
-        self.body
     }
 
     /// The exact text of the `result` member, which the signature covers.

@@ -90,7 +90,7 @@ impl<'a> Raw<'a> {
 ///
 /// An escaped high surrogate directly followed by an escaped low surrogate makes one
 /// character; any other surrogate stays alone, encoded as its three-byte sequence.
-pub fn unescape(inner: &[u8]) -> Cow<'_, [u8]> {
+fn unescape(inner: &[u8]) -> Cow<'_, [u8]> {
     if !inner.contains(&b'\\') {
         return Cow::Borrowed(inner);
     }

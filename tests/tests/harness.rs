@@ -394,7 +394,7 @@ fn signing_matches_node_crypto() {
         .arg("-e")
         .arg("process.stdout.write(require('crypto').createHmac('sha256','test-secret-not-real').update('[{\"a\":1}]').digest('base64'))")
         .output()
-        .expect("node is required by the test suite (scripts/dev-setup checks for it)");
+        .expect("node is required by the test suite: install Node.js 20 (apt-get install nodejs)");
     assert!(node.status.success());
     let expected = String::from_utf8(node.stdout).expect("utf8");
     assert_eq!(sign("E_AI_K_test-secret-not-real", b"[{\"a\":1}]"), expected);
@@ -419,7 +419,7 @@ fn stringify_fixtures_match_node() {
             .arg("const t=require('fs').readFileSync(process.argv[1],'utf8');process.stdout.write(JSON.stringify(JSON.parse('['+t+']')))")
             .arg(&path)
             .output()
-            .expect("node is required by the test suite (scripts/dev-setup checks for it)");
+            .expect("node is required by the test suite: install Node.js 20 (apt-get install nodejs)");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let expected = std::fs::read(path.with_extension("expected")).expect(".expected file");
         assert_eq!(
