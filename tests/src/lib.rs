@@ -8,7 +8,7 @@
 //! (keys, event ids) with code of its own, independent of the code under test.
 //!
 //! Run: `scripts/dev-setup` (moto into `.venv`), `scripts/build-binaries`, then
-//! `cargo test -p e2e` (`--test harness` for the self-tests, `--test contract` for the
+//! `cargo test --workspace --all-features` (`--test harness` for the self-tests, `--test contract` for the
 //! contract). `WEBHOOK_BIN=/path/to/webhook` tests another build of the binary.
 #![forbid(unsafe_code)]
 
