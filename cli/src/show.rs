@@ -1,4 +1,5 @@
-//! `show`: what landed in the results bucket and what arrived on the topics' SQS queues.
+//! `show`: what landed in the results bucket, what arrived on the topics' SQS queues, and
+//! how many deliveries wait on the redrive queue and its dead-letter queue.
 
 use std::process::ExitCode;
 
@@ -19,6 +20,10 @@ pub struct ShowArgs {
     /// Which queues to drain when no --queue is given.
     #[arg(long, default_value = "")]
     queue_filter: String,
+    /// Queues whose URL contains this are only counted, never drained: the function's
+    /// redrive queue (its event source mapping reads it) and its dead-letter queue.
+    #[arg(long, default_value = "redrive")]
+    count_only: String,
     /// Endpoint of a local S3/SQS (moto); otherwise AWS_ENDPOINT_URL or AWS itself.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
@@ -65,6 +70,29 @@ pub async fn run(args: ShowArgs) -> Result<ExitCode, CliError> {
     }
     for queue in queues {
         println!("{queue}");
+        if !args.count_only.is_empty() && queue.contains(&args.count_only) {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(&queue)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .map_err(|e| crate::aws::error("reading queue attributes", e))?;
+            let count = |name| {
+                attrs
+                    .attributes()
+                    .and_then(|a| a.get(&name))
+                    .cloned()
+                    .unwrap_or_else(|| "?".into())
+            };
+            println!(
+                "  ({} waiting, {} in flight; counted, not drained)",
+                count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+                count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            );
+            continue;
+        }
         let mut received = 0;
         loop {
             let out = sqs

@@ -2,6 +2,7 @@
 //! `sam local invoke`) through the function's own event decoding and handler, on the
 //! in-memory ports, with the answer `events/README.md` says it gets: so the samples cannot
 //! go stale without this test failing.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

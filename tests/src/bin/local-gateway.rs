@@ -6,6 +6,10 @@
 //! [`e2e::RuntimeApi`], and the function's v2 answer becomes the HTTP response. The
 //! function's configuration is this process's environment; its log lines go to this
 //! process's stdout and stderr. SIGINT or SIGTERM stops the function, then the gateway.
+//!
+//! With `REDRIVE_QUEUE_URL` set, it also plays Lambda's SQS event source mapping for the
+//! function's redrive queue: it receives messages, invokes the function with them as an
+//! SQS event, and deletes those not listed in `batchItemFailures`.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -160,6 +164,10 @@ async fn run(listen: SocketAddr) -> Result<(), String> {
         bin.display(),
         api.host_port()
     );
+    if let Some(queue) = std::env::var("REDRIVE_QUEUE_URL").ok().filter(|q| !q.is_empty()) {
+        eprintln!("local-gateway: delivering {queue} to the function, as an SQS event source mapping does");
+        tokio::spawn(event_source_mapping(api.clone(), queue));
+    }
 
     loop {
         tokio::select! {
@@ -177,6 +185,105 @@ async fn run(listen: SocketAddr) -> Result<(), String> {
     }
 }
 
+/// Lambda's SQS event source mapping for the redrive queue, as the template configures it
+/// (one record per batch, `ReportBatchItemFailures`): a record the function lists as failed
+/// is not deleted, so it comes back after the queue's visibility timeout, and the queue's
+/// redrive policy moves it to the dead-letter queue after its receive limit.
+async fn event_source_mapping(api: Arc<RuntimeApi>, queue: String) {
+    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .ok()
+        .and_then(|a| {
+            a.attributes()
+                .and_then(|m| m.get(&QueueAttributeName::QueueArn))
+                .cloned()
+        })
+        .unwrap_or_default();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(1)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages().to_vec(),
+            Err(e) => {
+                let cause = aws_sdk_sqs::error::DisplayErrorContext(&e);
+                eprintln!("local-gateway: receiving from the redrive queue failed: {cause}");
+                Vec::new()
+            }
+        };
+        if messages.is_empty() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: BTreeMap<String, String> = m
+                    .attributes()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect();
+                json!({
+                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                    "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": sdk.region().map(|r| r.to_string()),
+                })
+            })
+            .collect();
+        let failed: Vec<String> = match api.invoke(json!({ "Records": records }), INTEGRATION_TIMEOUT).await {
+            Some(Outcome::Response(answer)) => answer["batchItemFailures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                .collect(),
+            Some(Outcome::Error(error)) => {
+                eprintln!("local-gateway: the redrive invocation failed: {error}");
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id().map(str::to_owned))
+                    .collect()
+            }
+            None => {
+                eprintln!("local-gateway: the redrive invocation gave no answer within {INTEGRATION_TIMEOUT:?}");
+                messages
+                    .iter()
+                    .filter_map(|m| m.message_id().map(str::to_owned))
+                    .collect()
+            }
+        };
+        for m in &messages {
+            let id = m.message_id().unwrap_or_default();
+            if failed.iter().any(|f| f == id) {
+                eprintln!("local-gateway: redrive {id} -> not completed; SQS retries it after its visibility timeout");
+                continue;
+            }
+            eprintln!("local-gateway: redrive {id} -> completed");
+            if let Some(handle) = m.receipt_handle() {
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(handle)
+                    .send()
+                    .await;
+            }
+        }
+    }
+}
+
 /// The binary to run: `WEBHOOK_BIN`, else the workspace's `target/debug/webhook`.
 fn webhook_bin() -> Result<PathBuf, String> {
     // The harness's finder panics with the fix in its message; say that message once.
@@ -188,7 +295,7 @@ fn webhook_bin() -> Result<PathBuf, String> {
         panic
             .downcast_ref::<String>()
             .cloned()
-            .unwrap_or_else(|| "webhook binary not found: run `cargo build -p webhook`".into())
+            .unwrap_or_else(|| "webhook binary not found: run `scripts/build-binaries`".into())
     })
 }
 
