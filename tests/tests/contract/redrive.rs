@@ -311,6 +311,76 @@ async fn slow_file_writes_pass_the_deadline_then_the_redrive_completes() {
     assert!(fx.stack.confirmed_messages().await.is_empty());
 }
 
+#[tokio::test]
+async fn file_writes_failing_is_202_store_then_the_redrive_completes() {
+    let s3 = FaultProxy::start(moto::shared().addr()).await;
+    let fx = fixture(|c| c.s3_endpoint(&s3.url())).await;
+    let d = delivery(CONFIRMED, "store");
+
+    // GIVEN S3 fails every file object (HTTP 500 after the SDK's retries), not the archive
+    s3.set_rules(vec![Rule::new(
+        PathFilter::NotContaining("/_deliveries/".into()),
+        Action::Status(500),
+    )]);
+    let (rsp, w) = fx.send(&d.request()).await;
+    let archived = assert_queued(&fx, &rsp, &d, CONFIRMED, w);
+    assert_one_queue_message(&fx, &archived, "store").await;
+    assert_eq!(fx.keys().await, vec![archived.clone()], "only the archive copy");
+    assert!(
+        fx.stack.confirmed_messages().await.is_empty(),
+        "nothing published before its object"
+    );
+
+    // WHEN S3 is back and the queue is drained
+    s3.clear_rules();
+    let drained = fx.stack.mapping().drain(&fx.stack.aws, &fx.f).await;
+    assert!(drained.failures().is_empty(), "{drained:?}");
+    assert_eq!(drained.completed().len(), 1);
+
+    // THEN it is what a live 200 leaves, with the original receipt time
+    let at = received_at(&fx, &archived).await;
+    let redriven = snapshot(&fx).await;
+    fx.clear().await;
+    let (rsp, _) = fx.send(&d.request()).await;
+    rsp.assert_status(200);
+    let live = snapshot(&fx).await;
+    let live_at = live.objects[&archived].meta("received-at").to_owned();
+    assert_same_as_live(&redriven, &at, &live, &live_at);
+}
+
+#[tokio::test]
+async fn a_slow_archive_copy_is_waited_for_past_the_deadline() {
+    // The deadline never cuts the archive copy short: with every S3 write slow, the
+    // answer waits for the archive copy and is a 202 (not a 502, not before it is stored).
+    const DEADLINE_MS: u64 = 300;
+    const SLOW: Duration = Duration::from_millis(1500);
+    let s3 = FaultProxy::start(moto::shared().addr()).await;
+    let fx = fixture(|c| c.ack_deadline_ms(DEADLINE_MS).s3_endpoint(&s3.url())).await;
+    let d = delivery(CONFIRMED, "slowarch");
+
+    s3.set_rules(vec![Rule::new(PathFilter::Any, Action::Delay(SLOW))]);
+    let started = Instant::now();
+    let (rsp, w) = fx.send(&d.request()).await;
+    let took = started.elapsed();
+    let archived = assert_queued(&fx, &rsp, &d, CONFIRMED, w);
+    assert!(
+        took >= SLOW,
+        "answered after {took:?}, before the archive copy could be stored"
+    );
+    s3.clear_rules();
+    // The archive copy is there as soon as the 202 is.
+    let archive = fx.stack.object(&archived).await;
+    assert_eq!(archive.bytes, d.body());
+    assert_one_queue_message(&fx, &archived, "deadline").await;
+    let drained = fx.stack.mapping().drain(&fx.stack.aws, &fx.f).await;
+    assert!(drained.failures().is_empty(), "{drained:?}");
+    tokio::time::sleep(SLOW).await;
+    let mut want = file_keys(&fx, CONFIRMED, "slowarch");
+    want.push(archived);
+    want.sort();
+    assert_eq!(fx.keys().await, want);
+}
+
 /// S3 fails the archive copy (only it, or everything): `502`, nothing queued; the retry,
 /// S3 back, is a 200.
 async fn archive_failure(rules: Vec<Rule>, mode: Mode) {
