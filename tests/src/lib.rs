@@ -4,8 +4,11 @@
 //! emulator hands it API Gateway / Function URL / ALB events built by [`events`], the
 //! binary writes to a shared [`moto`] server (S3, SNS, SQS, Secrets Manager), and the
 //! tests read the results back through [`aws`]. A [`proxy`] in front of moto makes S3
-//! or SNS unreachable on demand. [`expect`] computes the values the contract promises
-//! (keys, event ids) with code of its own, independent of the code under test.
+//! or SNS unreachable on demand, delays or fails requests by path, and counts the calls
+//! that pass (e.g. Secrets Manager reads). The [`redrive`] module plays Lambda's SQS
+//! event source mapping: it hands the redrive queue's messages to the binary as SQS
+//! events and deletes what completed. [`expect`] computes the values the contract
+//! promises (keys, event ids) with code of its own, independent of the code under test.
 //!
 //! Run: `scripts/dev-setup` (moto into `.venv`), `scripts/build-binaries`, then
 //! `cargo test --workspace --all-features` (`--test harness` for the self-tests, `--test contract` for the
