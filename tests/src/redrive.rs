@@ -353,60 +353,69 @@ pub struct PollerStats {
     pub dead: usize,
 }
 
-/// An [`EventSourceMapping`] running in the background beside other traffic, invoking the
-/// given processes in turn, as Lambda would while the queue fills.
+/// An [`EventSourceMapping`] running in the background beside other traffic, with one
+/// poller per process (as Lambda scales its pollers with the function's concurrency).
 pub struct Poller {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<PollerStats>,
+    tasks: Vec<tokio::task::JoinHandle<PollerStats>>,
 }
 
 impl EventSourceMapping {
-    /// Starts polling in the background, handing batches to `functions` in turn. A batch
-    /// with failures is followed by a 200 ms pause (a short visibility timeout).
+    /// Starts polling in the background: one loop per process of `functions`, each
+    /// handing its batches to its own process. A batch with failures is followed by a
+    /// 200 ms pause (a short visibility timeout).
     pub fn spawn(self, aws: Aws, functions: Vec<std::sync::Arc<Function>>) -> Poller {
         use std::sync::atomic::{AtomicBool, Ordering};
         let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let task = tokio::spawn(async move {
-            let mut stats = PollerStats::default();
-            let mut empty_after_stop = 0;
-            let mut turn = 0;
-            while empty_after_stop < 3 {
-                let f = &functions[turn % functions.len()];
-                turn += 1;
-                match self.poll(&aws, f).await {
-                    Some(b) => {
-                        empty_after_stop = 0;
-                        stats.batches += 1;
-                        stats.completed += b.completed().len();
-                        stats.failures += b.failed().len();
-                        stats.dead += b.dead.len();
-                        if !b.failed().is_empty() {
-                            tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut tasks = Vec::new();
+        for f in functions {
+            let (esm, aws, stopping) = (self.clone(), aws.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut stats = PollerStats::default();
+                let mut empty_after_stop = 0;
+                while empty_after_stop < 3 {
+                    match esm.poll(&aws, &f).await {
+                        Some(b) => {
+                            empty_after_stop = 0;
+                            stats.batches += 1;
+                            stats.completed += b.completed().len();
+                            stats.failures += b.failed().len();
+                            stats.dead += b.dead.len();
+                            if !b.failed().is_empty() {
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
                         }
-                    }
-                    None => {
-                        if stopping.load(Ordering::SeqCst) {
-                            empty_after_stop += 1;
+                        None => {
+                            if stopping.load(Ordering::SeqCst) {
+                                empty_after_stop += 1;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
                         }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }
-            }
-            stats
-        });
-        Poller { stop, task }
+                stats
+            }));
+        }
+        Poller { stop, tasks }
     }
 }
 
 impl Poller {
-    /// Lets the poller drain the queue (until three polls in a row find it empty), then
-    /// stops it. Panics if the poller panicked (e.g. a malformed batch response).
+    /// Lets the pollers drain the queue (each until three polls in a row find it empty),
+    /// then stops them. Panics if a poller panicked (e.g. a malformed batch response).
     pub async fn finish(self) -> PollerStats {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        match self.task.await {
-            Ok(stats) => stats,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        let mut total = PollerStats::default();
+        for t in self.tasks {
+            let s = match t.await {
+                Ok(s) => s,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            total.batches += s.batches;
+            total.completed += s.completed;
+            total.failures += s.failures;
+            total.dead += s.dead;
         }
+        total
     }
 }

@@ -362,6 +362,8 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
     for s in senders {
         s.await.unwrap();
     }
+    // The faults go on a while, so the mapping's redrives meet them too.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     done.store(true, Ordering::SeqCst);
     let switches = chaos.await.unwrap();
     s3.clear_rules();
