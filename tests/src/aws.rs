@@ -76,8 +76,10 @@ impl StoredObject {
         serde_json::from_slice(&self.bytes).expect("stored object is JSON")
     }
 
-    /// One metadata value (panics when absent).
+    /// One metadata value (panics when absent), once the whole map is checked against
+    /// `schemas/object-metadata.json`.
     pub fn meta(&self, name: &str) -> &str {
+        crate::schema::metadata(&self.metadata);
         self.metadata
             .get(name)
             .unwrap_or_else(|| panic!("object has no metadata {name:?}: {:?}", self.metadata))
@@ -323,15 +325,19 @@ impl Aws {
                         .unwrap_or_else(|e| panic!("delete from {}: {}", queue.url, ctx(&e)));
                 }
                 let system = m.attributes.clone().unwrap_or_default();
-                let attributes = m
+                let attributes: BTreeMap<String, String> = m
                     .message_attributes
                     .clone()
                     .unwrap_or_default()
                     .into_iter()
                     .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
                     .collect();
+                let body = m.body.clone().unwrap_or_default();
+                let json = serde_json::from_str(&body)
+                    .unwrap_or_else(|e| panic!("SNS message on {} is not JSON ({e}): {body}", queue.url));
+                crate::schema::message(&json, &attributes);
                 all.push(Received {
-                    body: m.body.clone().unwrap_or_default(),
+                    body,
                     attributes,
                     group_id: system.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
                     dedup_id: system.get(&MessageSystemAttributeName::MessageDeduplicationId).cloned(),

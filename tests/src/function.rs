@@ -342,7 +342,11 @@ impl Function {
     /// that way).
     pub async fn http(&self, req: &Request) -> HttpResponse {
         match self.invoke(req.event()).await {
-            Outcome::Response(v) => HttpResponse::from_lambda(&v),
+            Outcome::Response(v) => {
+                let rsp = HttpResponse::from_lambda(&v);
+                crate::schema::answer(rsp.status, &rsp.json());
+                rsp
+            }
             Outcome::Error(e) => panic!(
                 "the function failed the invocation instead of answering HTTP: {e}\n--- output ---\n{}",
                 self.output()

@@ -23,6 +23,7 @@ pub mod moto;
 pub mod proxy;
 pub mod redrive;
 pub mod runtime_api;
+pub mod schema;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

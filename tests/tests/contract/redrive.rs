@@ -78,6 +78,7 @@ async fn assert_one_queue_message(fx: &Fixture, archived: &str, reason: &str) ->
     let q = &fx.stack.res.redrive_queue;
     let got = fx.stack.aws.receive(q, 10, 1).await;
     assert_eq!(got.len(), 1, "exactly one queue message: {got:?}");
+    e2e::schema::check("redrive-message", &got[0].json());
     assert_eq!(
         got[0].json(),
         json!({"archived": archived, "reason": reason}),
