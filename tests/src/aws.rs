@@ -333,9 +333,6 @@ impl Aws {
                     .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
                     .collect();
                 let body = m.body.clone().unwrap_or_default();
-                let json = serde_json::from_str(&body)
-                    .unwrap_or_else(|e| panic!("SNS message on {} is not JSON ({e}): {body}", queue.url));
-                crate::schema::message(&json, &attributes);
                 all.push(Received {
                     body,
                     attributes,

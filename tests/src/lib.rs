@@ -118,13 +118,23 @@ impl Stack {
         self.aws.get_object(&self.res.bucket, key).await
     }
 
-    /// Every message on the confirmed topic's queue so far (removes them).
+    /// Every message on the confirmed topic's queue so far (removes them), each checked
+    /// against `schemas/` (the function published them).
     pub async fn confirmed_messages(&self) -> Vec<Received> {
-        self.aws.drain(&self.res.confirmed_queue).await
+        checked(self.aws.drain(&self.res.confirmed_queue).await)
     }
 
-    /// Every message on the failed topic's queue so far (removes them).
+    /// Every message on the failed topic's queue so far (removes them), each checked
+    /// against `schemas/`.
     pub async fn failed_messages(&self) -> Vec<Received> {
-        self.aws.drain(&self.res.failed_queue).await
+        checked(self.aws.drain(&self.res.failed_queue).await)
     }
+}
+
+/// `messages`, once each body and its attributes pass `schemas/`.
+fn checked(messages: Vec<Received>) -> Vec<Received> {
+    for m in &messages {
+        schema::message(&m.json(), &m.attributes);
+    }
+    messages
 }
