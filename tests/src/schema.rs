@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn every_schema_loads_and_rejects_an_extra_field() {
         assert_eq!(validators().len(), NAMES.len());
-        let key = format!("extracta/_deliveries/2026/01/02/extraction.failed/{}.json", "ab".repeat(32));
+        let key = format!(
+            "extracta/_deliveries/2026/01/02/extraction.failed/{}.json",
+            "ab".repeat(32)
+        );
         let redrive = json!({"archived": key, "reason": "deadline"});
         check("redrive-message", &redrive);
         let mut extra = redrive.clone();
