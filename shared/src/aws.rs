@@ -38,11 +38,6 @@ impl ResultStore for S3ResultStore {
             .metadata(metadata::EVENT, &put.event)
             .metadata(metadata::EVENT_ID, &put.event_id)
             .metadata(metadata::RECEIVED_AT, &put.received_at)
-            // The SDK's CRC32 checksum header (its default) guards the bytes end to end and
-            // TLS the connection; a SigV4 payload hash on top would be one more SHA-256 pass
-            // over every byte stored (a delivery's body twice), for no more integrity.
-            .customize()
-            .disable_payload_signing()
             .send()
             .await
             .map(|_| ())
