@@ -25,9 +25,12 @@
 //!   the function hashes (SHA-NI).
 //!
 //! ```text
-//! invocation-bench [--bin PATH] [--floor PATH] [--echo PATH] [--rounds N] [--small N]
-//!                  [--large N] [--no-front] [--out FILE]
+//! invocation-bench [--bin PATH] [--compare PATH]... [--floor PATH] [--echo PATH]
+//!                  [--rounds N] [--small N] [--large N] [--no-front] [--cases LIST]
+//!                  [--out FILE]
 //! ```
+//! `--compare` measures another build of the webhook in the same rounds (before/after);
+//! `--cases` picks `1-file-2KB`, `50-file-1MiB` or both (comma-separated).
 //! Paths default to `target/release/{webhook,floor-function,echo-function}`. Prints a
 //! table on stderr and JSON (`--out`, else stdout).
 #![forbid(unsafe_code)]
@@ -62,6 +65,7 @@ struct Case {
 
 struct Args {
     bin: PathBuf,
+    compare: Vec<PathBuf>,
     floor: PathBuf,
     echo: PathBuf,
     rounds: usize,
@@ -69,6 +73,7 @@ struct Args {
     large: usize,
     front: bool,
     out: Option<PathBuf>,
+    cases: Option<String>,
 }
 
 fn args() -> Args {
@@ -85,6 +90,7 @@ fn args() -> Args {
         .join("release");
     let mut a = Args {
         bin: target.join("webhook"),
+        compare: Vec::new(),
         floor: target.join("floor-function"),
         echo: target.join("echo-function"),
         rounds: 5,
@@ -92,12 +98,14 @@ fn args() -> Args {
         large: 6,
         front: true,
         out: None,
+        cases: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| die(&format!("{flag} needs a value")));
         match flag.as_str() {
             "--bin" => a.bin = value().into(),
+            "--compare" => a.compare.push(value().into()),
             "--floor" => a.floor = value().into(),
             "--echo" => a.echo = value().into(),
             "--rounds" => a.rounds = number(&value()),
@@ -105,14 +113,15 @@ fn args() -> Args {
             "--large" => a.large = number(&value()),
             "--out" => a.out = Some(value().into()),
             "--no-front" => a.front = false,
+            "--cases" => a.cases = Some(value()),
             "-h" | "--help" => {
-                eprintln!("invocation-bench [--bin PATH] [--floor PATH] [--echo PATH] [--rounds N] [--small N] [--large N] [--no-front] [--out FILE]");
+                eprintln!("invocation-bench [--bin PATH] [--compare PATH]... [--floor PATH] [--echo PATH] [--rounds N] [--small N] [--large N] [--no-front] [--out FILE]");
                 std::process::exit(0);
             }
             other => die(&format!("unknown option {other}")),
         }
     }
-    for p in [&a.bin, &a.floor, &a.echo] {
+    for p in [&a.bin, &a.floor, &a.echo].into_iter().chain(&a.compare) {
         if !p.is_file() {
             die(&format!(
                 "{} is missing: cargo build --release -p webhook && cargo build --release -p e2e --bin floor-function --bin echo-function",
@@ -263,14 +272,14 @@ async fn forward(upstream: SocketAddr, req: Request<Incoming>) -> Result<Respons
 
 /// A function process with its own runtime API emulator.
 struct Proc {
-    name: &'static str,
+    name: String,
     api: RuntimeApi,
     child: Child,
     pid: u32,
 }
 
 impl Proc {
-    async fn start(name: &'static str, bin: &Path, env: &[(String, String)], log: &Path) -> Proc {
+    async fn start(name: String, bin: &Path, env: &[(String, String)], log: &Path) -> Proc {
         let api = RuntimeApi::start().await;
         let mut cmd = Command::new(bin);
         cmd.env_clear();
@@ -335,15 +344,20 @@ impl Proc {
             .unwrap_or(0)
     }
 
-    async fn invoke(&mut self, event: Value, expect_200: bool) {
+    /// One invocation; false when the webhook did not answer 200 (counted, not fatal: a
+    /// slow moto can make an S3/SNS call time out).
+    async fn invoke(&mut self, event: Value, expect_200: bool) -> bool {
         match self.api.invoke(event, Duration::from_secs(120)).await {
             Some(Outcome::Response(v)) => {
-                if expect_200 {
-                    let rsp = HttpResponse::from_lambda(&v);
-                    if rsp.status != 200 {
-                        die(&format!("{} answered {}: {}", self.name, rsp.status, rsp.text()));
-                    }
+                if !expect_200 {
+                    return true;
                 }
+                let rsp = HttpResponse::from_lambda(&v);
+                if rsp.status != 200 {
+                    say(&format!("{} answered {}: {}", self.name, rsp.status, rsp.text()));
+                    return false;
+                }
+                true
             }
             other => {
                 let exited = self.child.try_wait().ok().flatten();
@@ -433,19 +447,33 @@ async fn main() {
     ];
     let mut serial = 0usize;
     let mut report = Vec::new();
-    for case in &cases {
+    for case in cases
+        .iter()
+        .filter(|c| a.cases.as_ref().is_none_or(|only| only.contains(c.name)))
+    {
         let sample = delivery(0, case);
         let body_bytes = sample.body().len();
         let hash_ms = median((0..5).map(|_| time_hash_floor(&sample)).collect());
         // Fresh processes per case, so each warms up on its own delivery size.
         let mut procs = Vec::new();
-        for (name, bin) in [("webhook", &a.bin), ("floor", &a.floor), ("echo", &a.echo)] {
+        let compared = a
+            .compare
+            .iter()
+            .enumerate()
+            .map(|(k, bin)| (format!("compare-{k}"), bin));
+        let all = [
+            ("webhook".to_owned(), &a.bin),
+            ("floor".to_owned(), &a.floor),
+            ("echo".to_owned(), &a.echo),
+        ];
+        for (name, bin) in all.into_iter().chain(compared) {
             let log = logs.join(format!("invocation-bench-{name}-{}.log", case.name));
             procs.push(Proc::start(name, bin, &env, &log).await);
         }
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); procs.len()];
         let mut wall: Vec<Vec<f64>> = vec![Vec::new(); procs.len()];
         let (mut ticks, mut counted) = (vec![0u64; procs.len()], vec![0usize; procs.len()]);
+        let mut failed = vec![0usize; procs.len()];
         for round in 0..=a.rounds {
             let n = if round == 0 { WARMUP } else { case.per_round };
             for (i, p) in procs.iter_mut().enumerate() {
@@ -458,7 +486,9 @@ async fn main() {
                 let (before, ticks_before) = (p.cpu_ns(), p.cpu_ticks());
                 let t = Instant::now();
                 for e in events {
-                    p.invoke(e, i == 0).await;
+                    if !p.invoke(e, i == 0 || i >= 3).await {
+                        failed[i] += 1;
+                    }
                 }
                 let elapsed = t.elapsed().as_secs_f64() * 1e3 / n as f64;
                 let cpu = p.cpu_ns().saturating_sub(before) as f64 / 1e6 / n as f64;
@@ -470,8 +500,12 @@ async fn main() {
                 }
             }
             if round > 0 {
+                let compared: String = samples[3..]
+                    .iter()
+                    .map(|s| format!(", compared {:.2} ms", s[round - 1]))
+                    .collect();
                 say(&format!(
-                    "{} round {round}: webhook {:.2} ms, floor {:.2} ms, echo {:.2} ms CPU per invocation",
+                    "{} round {round}: webhook {:.2} ms, floor {:.2} ms, echo {:.2} ms{compared} CPU per invocation",
                     case.name,
                     samples[0][round - 1],
                     samples[1][round - 1],
@@ -500,9 +534,24 @@ async fn main() {
             "echo_samples_ms": samples[2],
             "webhook_ticks_cpu_ms": ticks[0] as f64 * tick_ms / counted[0].max(1) as f64,
             "webhook_threads": procs[0].threads(),
+            "webhook_not_200": failed[0],
             "webhook_peak_rss_kib": procs[0].peak_rss_kib(),
             "floor_peak_rss_kib": procs[1].peak_rss_kib(),
+            "compare": a.compare.iter().zip(&samples[3..]).map(|(bin, s)| json!({
+                "bin": bin.display().to_string(),
+                "cpu_ms": median(s.clone()),
+                "samples_ms": s,
+            })).collect::<Vec<_>>(),
+            "compare_not_200": failed.get(3..).unwrap_or_default(),
         });
+        for (bin, s) in a.compare.iter().zip(&samples[3..]) {
+            say(&format!(
+                "{}: compared {} {:.2} ms CPU per invocation",
+                case.name,
+                bin.display(),
+                median(s.clone())
+            ));
+        }
         say(&format!(
             "{}: webhook {:.2} ms CPU per invocation; floors: invocation {:.2} ms (echo {:.2} ms), hashing {:.3} ms; {:.2}x (invocation + hashing)",
             case.name, cpu[0], cpu[1], cpu[2], hash_ms, cpu[0] / floor
