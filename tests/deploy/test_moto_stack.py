@@ -129,7 +129,7 @@ def test_function_and_event_source_as_created(stack):
     lam = stack["boto3"].client("lambda")
     out = stack["outputs"]
     conf = lam.get_function(FunctionName=out["WebhookFunctionName"])["Configuration"]
-    assert (conf["Runtime"], conf["Timeout"], conf["MemorySize"]) == ("provided.al2023", 29, 128)
+    assert (conf["Runtime"], conf["Timeout"], conf["MemorySize"]) == ("provided.al2023", 29, 256)
     env = conf["Environment"]["Variables"]
     assert env["REDRIVE_QUEUE_URL"] == out["RedriveQueueUrl"]
     assert env["RESULTS_BUCKET"] == out["ResultsBucketName"]

@@ -325,7 +325,7 @@ def test_event_source_mapping(default):
 def test_function_configuration(default, full):
     fn = default.resources()["WebhookFunction"]["Properties"]
     assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("provided.al2023", ["arm64"], "bootstrap")
-    assert (fn["MemorySize"], fn["Timeout"]) == (128, 29)
+    assert (fn["MemorySize"], fn["Timeout"]) == (256, 29)
     assert fn["Role"] == ROLE
     assert fn["TracingConfig"] == {"Mode": "Active"}
     assert "ReservedConcurrentExecutions" not in fn
