@@ -190,7 +190,9 @@ pub fn handle(req: &Request<'_>) -> Option<Outcome> {
     // result bytes (rule a) or of their JSON.stringify (rule b). Anything else reaching a
     // 200 is a forgery.
     let body = if req.base64 {
-        STANDARD.decode(req.body).unwrap_or_else(|_| panic!("200 for a body that is not base64"))
+        STANDARD
+            .decode(req.body)
+            .unwrap_or_else(|_| panic!("200 for a body that is not base64"))
     } else {
         req.body.to_vec()
     };
@@ -234,7 +236,11 @@ pub fn handle(req: &Request<'_>) -> Option<Outcome> {
         "stored {:?}, planned {planned:?}",
         objects.keys().collect::<Vec<_>>()
     );
-    assert_eq!(memory.messages().len(), plan.messages.len(), "one message per planned one");
+    assert_eq!(
+        memory.messages().len(),
+        plan.messages.len(),
+        "one message per planned one"
+    );
     assert_eq!(memory.published_before_stored(), 0, "a message before its object");
     Some(Outcome { status, memory })
 }
