@@ -76,6 +76,30 @@ async fn drain(stack: &Stack, confirmed: bool) -> Vec<Value> {
 
 /// Asserts that delivery `p` is complete: every file object with its exact bytes, and
 /// every message it owes among `messages` (s3 key -> eventIds seen).
+/// Every planned delivery complete (see [`assert_complete`]), and nothing but what was
+/// planned: every key is a file object or an archive copy, and every message points at a
+/// planned object with its eventId. Returns the number of messages expected.
+async fn assert_all_complete(stack: &Stack, planned: &[Planned], by_key: &BTreeMap<String, Vec<String>>) -> usize {
+    let keys: BTreeSet<String> = stack.all_keys().await.into_iter().collect();
+    for (n, p) in planned.iter().enumerate() {
+        assert_complete(stack, &keys, by_key, n, p).await;
+    }
+    let planned_keys: BTreeSet<&String> = planned.iter().flat_map(|p| p.files.iter().map(|(k, _)| k)).collect();
+    for k in &keys {
+        assert!(
+            planned_keys.contains(k) || k.starts_with("extracta/_deliveries/"),
+            "unexpected object {k}"
+        );
+    }
+    let expected_messages: usize = planned.iter().map(|p| p.messages.len()).sum();
+    assert_eq!(
+        by_key.len(),
+        expected_messages,
+        "every expected message, and no stray one"
+    );
+    expected_messages
+}
+
 async fn assert_complete(
     stack: &Stack,
     keys: &BTreeSet<String>,
@@ -214,26 +238,7 @@ async fn outages_mid_run_lose_nothing_and_retries_complete() {
     }
     collect(drain(&stack, true).await, &mut by_key);
     collect(drain(&stack, false).await, &mut by_key);
-    let keys: BTreeSet<String> = stack.all_keys().await.into_iter().collect();
-    for (n, p) in planned.iter().enumerate() {
-        assert_complete(&stack, &keys, &by_key, n, p).await;
-    }
-
-    // Nothing but what was planned: every key is a file object or an archive copy, and
-    // every message points at a planned object with its eventId.
-    let planned_keys: BTreeSet<&String> = planned.iter().flat_map(|p| p.files.iter().map(|(k, _)| k)).collect();
-    for k in &keys {
-        assert!(
-            planned_keys.contains(k) || k.starts_with("extracta/_deliveries/"),
-            "unexpected object {k}"
-        );
-    }
-    let expected_messages: usize = planned.iter().map(|p| p.messages.len()).sum();
-    assert_eq!(
-        by_key.len(),
-        expected_messages,
-        "every expected message, and no stray one"
-    );
+    let expected_messages = assert_all_complete(&stack, &planned, &by_key).await;
     let duplicates = total_messages - expected_messages;
     eprintln!(
         "faults: {DELIVERIES} deliveries, {switches} proxy switches: {} answered 200, {} answered 502; {resent} re-sends; \
@@ -391,23 +396,7 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
                 .push(m["eventId"].as_str().unwrap_or_default().to_owned());
         }
     }
-    let keys: BTreeSet<String> = stack.all_keys().await.into_iter().collect();
-    for (n, p) in planned.iter().enumerate() {
-        assert_complete(&stack, &keys, &by_key, n, p).await;
-    }
-    let planned_keys: BTreeSet<&String> = planned.iter().flat_map(|p| p.files.iter().map(|(k, _)| k)).collect();
-    for k in &keys {
-        assert!(
-            planned_keys.contains(k) || k.starts_with("extracta/_deliveries/"),
-            "unexpected object {k}"
-        );
-    }
-    let expected_messages: usize = planned.iter().map(|p| p.messages.len()).sum();
-    assert_eq!(
-        by_key.len(),
-        expected_messages,
-        "every expected message, and no stray one"
-    );
+    let expected_messages = assert_all_complete(&stack, &planned, &by_key).await;
     assert_eq!(polled.completed, queued, "one completed record per 202");
     eprintln!(
         "faults with a queue: {DELIVERIES} deliveries, {switches} switches: {} answered 200, {queued} answered 202, \
