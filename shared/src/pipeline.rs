@@ -7,7 +7,7 @@
 //! messages, never for the archive copy: once it is stored the delivery is durable.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -167,8 +167,13 @@ pub enum Incomplete {
 /// `deadline` stops the waiting for file objects and messages (pass
 /// `std::future::pending()` for none); the archive copy is always waited for. Work still
 /// in flight when it stops is dropped; a retry of the same plan completes it.
+///
+/// Once every object is stored, the plan lets go of their bytes ([`Plan::is_stored`];
+/// keys, metadata and messages stay): a large delivery's body is not held while its
+/// messages are published, which is when the SDK's form-encoded `PublishBatch` requests
+/// take their memory. Carrying out a stored plan again only publishes.
 pub async fn execute<S: ResultStore, P: EventPublisher>(
-    plan: &Plan,
+    plan: &mut Plan,
     archive: ArchiveCopy,
     store: &S,
     publisher: &P,
@@ -177,6 +182,32 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
 ) -> Result<Outcome, Incomplete> {
     let limit = max_in_flight.max(1);
     let mut deadline = pin!(deadline);
+    let mut objects = 0;
+    if !plan.is_stored() {
+        store_all(plan, archive, store, limit, deadline.as_mut()).await?;
+        plan.release_stored();
+        objects = plan.files.len() + usize::from(archive == ArchiveCopy::Write);
+    }
+
+    let batches = batches(&plan.messages);
+    let publishes = stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
+        .buffer_unordered(limit)
+        .try_collect::<()>();
+    until(publishes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
+    Ok(Outcome {
+        objects,
+        published: plan.messages.len(),
+    })
+}
+
+/// The archive copy (unless already stored) and the file objects, at most `limit` at once.
+async fn store_all<S: ResultStore>(
+    plan: &Plan,
+    archive: ArchiveCopy,
+    store: &S,
+    limit: usize,
+    mut deadline: Pin<&mut impl Future<Output = ()>>,
+) -> Result<(), Incomplete> {
     let write_archive = async {
         match archive {
             ArchiveCopy::Write => store.put(&plan.archive).await.map_err(Incomplete::NotDurable),
@@ -209,17 +240,7 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
             }
         }
     };
-    files_done.map_err(Incomplete::Durable)?;
-
-    let batches = batches(&plan.messages);
-    let publishes = stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
-        .buffer_unordered(limit)
-        .try_collect::<()>();
-    until(publishes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
-    Ok(Outcome {
-        objects: plan.files.len() + usize::from(archive == ArchiveCopy::Write),
-        published: plan.messages.len(),
-    })
+    files_done.map_err(Incomplete::Durable)
 }
 
 /// `work`, unless `deadline` comes first.
@@ -282,7 +303,7 @@ mod tests {
     }
 
     async fn run(plan: &Plan, memory: &Memory, limit: usize) -> Result<Outcome, Incomplete> {
-        execute(plan, ArchiveCopy::Write, memory, memory, limit, pending()).await
+        execute(&mut plan.clone(), ArchiveCopy::Write, memory, memory, limit, pending()).await
     }
 
     #[tokio::test]
@@ -302,6 +323,71 @@ mod tests {
         assert_eq!(memory.published_before_stored(), 0);
         assert!(memory.peak_in_flight() <= 4);
         assert!(memory.peak_in_flight() > 1, "writes ran one by one");
+    }
+
+    #[tokio::test]
+    async fn a_stored_plan_lets_go_of_the_body_and_only_publishes_when_carried_out_again() {
+        // GIVEN a publish that fails after every object is stored,
+        let failing = faults(|f| f.publish = true);
+        let mut plan = plan(3);
+        let err = execute(&mut plan, ArchiveCopy::Write, &failing, &failing, 4, pending())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
+            "{err:?}"
+        );
+        // THEN the plan keeps its keys and messages but no longer the body's bytes,
+        assert!(plan.is_stored());
+        assert!(plan.archive.body.is_empty() && plan.files.iter().all(|p| p.body.is_empty()));
+        assert_eq!(plan.files.len(), 3);
+        assert_eq!(plan.messages.len(), 3);
+        let stored = failing.objects();
+        assert!(
+            stored.values().all(|o| !o.body.is_empty()),
+            "objects were stored with their bytes"
+        );
+        // AND carrying it out again publishes without writing (empty) objects.
+        let healthy = Memory::default();
+        let outcome = execute(&mut plan, ArchiveCopy::Write, &healthy, &healthy, 4, pending())
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Outcome {
+                objects: 0,
+                published: 3
+            }
+        );
+        assert!(healthy.objects().is_empty());
+        assert_eq!(healthy.messages().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_plan_whose_objects_are_not_all_stored_keeps_the_body_for_a_retry() {
+        let failing = faults(|f| f.put_containing = Some("/f1/".into()));
+        let mut plan = plan(3);
+        let err = execute(&mut plan, ArchiveCopy::Write, &failing, &failing, 4, pending())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Incomplete::Durable(s) if s.reason() == "store"),
+            "{err:?}"
+        );
+        assert!(!plan.is_stored());
+        assert!(plan.files.iter().all(|p| !p.body.is_empty()));
+        let healthy = Memory::default();
+        let outcome = execute(&mut plan, ArchiveCopy::Write, &healthy, &healthy, 4, pending())
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Outcome {
+                objects: 4,
+                published: 3
+            }
+        );
+        assert!(healthy.objects().values().all(|o| !o.body.is_empty()));
     }
 
     #[tokio::test]
@@ -352,7 +438,7 @@ mod tests {
         // GIVEN a file write that never finishes, WHEN the deadline passes,
         let memory = faults(|f| f.stall_put_containing = Some("/f1/".into()));
         let err = execute(
-            &plan(3),
+            &mut plan(3),
             ArchiveCopy::Write,
             &memory,
             &memory,
@@ -369,19 +455,26 @@ mod tests {
 
         // GIVEN an archive write that never finishes, the deadline does not end the wait.
         let memory = faults(|f| f.stall_put_containing = Some("_deliveries/".into()));
-        let plan = plan(1);
-        let fut = execute(&plan, ArchiveCopy::Write, &memory, &memory, 16, std::future::ready(()));
+        let mut plan = plan(1);
+        let fut = execute(
+            &mut plan,
+            ArchiveCopy::Write,
+            &memory,
+            &memory,
+            16,
+            std::future::ready(()),
+        );
         let waited = tokio::time::timeout(std::time::Duration::from_millis(50), fut).await;
         assert!(waited.is_err(), "answered before the archive copy's write finished");
 
         // A stalled publish past the deadline is durable, reason deadline.
         let memory = faults(|f| f.stall_publish = true);
-        let plan = self::plan(1);
+        let mut plan = self::plan(1);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let deadline = async move {
             let _ = rx.await;
         };
-        let run = execute(&plan, ArchiveCopy::Write, &memory, &memory, 16, deadline);
+        let run = execute(&mut plan, ArchiveCopy::Write, &memory, &memory, 16, deadline);
         let (result, ()) = futures::join!(run, async move {
             tokio::task::yield_now().await;
             tokio::task::yield_now().await;
@@ -395,17 +488,24 @@ mod tests {
     #[tokio::test]
     async fn an_empty_delivery_completes_even_when_the_deadline_has_passed() {
         let memory = Memory::default();
-        let plan = plan(0);
-        let outcome = execute(&plan, ArchiveCopy::Write, &memory, &memory, 16, std::future::ready(()))
-            .await
-            .unwrap();
+        let mut plan = plan(0);
+        let outcome = execute(
+            &mut plan,
+            ArchiveCopy::Write,
+            &memory,
+            &memory,
+            16,
+            std::future::ready(()),
+        )
+        .await
+        .unwrap();
         assert_eq!(outcome.objects, 1);
     }
 
     #[tokio::test]
     async fn an_already_stored_archive_copy_is_not_written_again() {
         let memory = Memory::default();
-        let outcome = execute(&plan(2), ArchiveCopy::AlreadyStored, &memory, &memory, 1, pending())
+        let outcome = execute(&mut plan(2), ArchiveCopy::AlreadyStored, &memory, &memory, 1, pending())
             .await
             .unwrap();
         assert_eq!(outcome.objects, 2);

@@ -42,6 +42,9 @@ pub struct Plan {
     pub files: Vec<Put>,
     /// One message per confirmed or failed entry; each after its object.
     pub messages: Vec<Message>,
+    /// Every object is stored and the plan has let go of their bytes
+    /// ([`Plan::release_stored`]): only the messages are left to do.
+    stored: bool,
 }
 
 /// The receipt time as every object and message of a delivery carries it: RFC 3339,
@@ -102,6 +105,7 @@ impl Plan {
                 archive,
                 files: Vec::new(),
                 messages: Vec::new(),
+                stored: false,
             };
         };
         let topic = Topic::for_event(kind);
@@ -131,7 +135,24 @@ impl Plan {
             archive,
             files,
             messages,
+            stored: false,
         }
+    }
+
+    /// Whether every object is stored and its bytes released; carrying the plan out again
+    /// then only publishes its messages.
+    pub fn is_stored(&self) -> bool {
+        self.stored
+    }
+
+    /// Marks every object stored and lets go of their bytes (slices of the body), so
+    /// nothing holds a large body while the messages go out.
+    pub(crate) fn release_stored(&mut self) {
+        self.archive.body = Bytes::new();
+        for put in &mut self.files {
+            put.body = Bytes::new();
+        }
+        self.stored = true;
     }
 }
 

@@ -158,9 +158,11 @@ pub async fn complete<S: ResultStore, P: EventPublisher>(
     max_in_flight: usize,
 ) -> Result<Completed, (Option<Replan>, RedriveError)> {
     let archived = Archived::read(key, &to.prefix, store).await.map_err(|e| (None, e))?;
-    let replan = archived.plan(to).map_err(|e| (None, e))?;
+    let mut replan = archived.plan(to).map_err(|e| (None, e))?;
+    // The plan's slices are all the body needed from here on (`execute` lets go of them).
+    drop(archived);
     match execute(
-        &replan.plan,
+        &mut replan.plan,
         ArchiveCopy::AlreadyStored,
         store,
         publisher,
@@ -196,7 +198,7 @@ mod tests {
         let body = Bytes::from_static(body);
         let plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at());
         let live = Memory::default();
-        execute(&plan, ArchiveCopy::Write, &live, &live, 4, pending())
+        execute(&mut plan.clone(), ArchiveCopy::Write, &live, &live, 4, pending())
             .await
             .unwrap();
         let archive = Memory::default();

@@ -251,7 +251,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
         let event = delivery.event_name();
         // Logged in its key-safe form: printable, and never more than the sender chose.
         summary.event = event.as_deref().map(|e| event_component(Some(e)));
-        let plan = Plan::new(&body, &delivery, &self.destination, OffsetDateTime::now_utc());
+        let mut plan = Plan::new(&body, &delivery, &self.destination, OffsetDateTime::now_utc());
         (summary.kind, summary.files) = match delivery.route() {
             Route::Files(kind, entries) => (Some(kind), entries.len()),
             Route::ArchiveOnly => (None, 0),
@@ -259,13 +259,15 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
         // `event` exactly as sent (its JSON text, valid by now), `null` when absent.
         let event_as_sent = delivery
             .event_raw()
-            .map_or("null".into(), |raw| String::from_utf8_lossy(raw.bytes()));
+            .map_or("null".into(), |raw| String::from_utf8_lossy(raw.bytes()).into_owned());
         let archived = json!(plan.archive.key);
         let deadline = match &self.redrive {
             Some(r) => Either::Left(tokio::time::sleep_until((started + r.ack_deadline).into())),
             None => Either::Right(pending()),
         };
-        let stop = match self.fan_out(&plan, deadline).await {
+        // From here the plan's slices hold the body; `execute` lets go of them once stored.
+        drop(body);
+        let stop = match self.fan_out(&mut plan, deadline).await {
             Ok(published) => {
                 summary.stored = plan.files.len();
                 summary.published = published;
@@ -300,7 +302,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
     }
 
     /// Stores and publishes the plan, racing `deadline`; the messages published when done.
-    async fn fan_out(&self, plan: &Plan, deadline: impl Future<Output = ()>) -> Result<usize, Incomplete> {
+    async fn fan_out(&self, plan: &mut Plan, deadline: impl Future<Output = ()>) -> Result<usize, Incomplete> {
         let outcome = execute(
             plan,
             ArchiveCopy::Write,
