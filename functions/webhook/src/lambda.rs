@@ -2,6 +2,7 @@
 //! delivery), or an SQS batch from the redrive queue (docs/contract.md §8), told apart by
 //! the event's `Records` member, and the answer in the shape its source expects.
 
+use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt as _;
@@ -33,7 +34,7 @@ impl<'de> Deserialize<'de> for Invocation {
         // `serde_json::from_slice`, which lends it (a reader or a `Value` cannot).
         let raw = <&'de RawValue>::deserialize(deserializer)?;
         let text = raw.get();
-        let probe = match serde_json::from_str::<Probe>(text) {
+        let probe = match serde_json::from_str::<Probe<'_>>(text) {
             Ok(probe) => probe,
             // Leave odd events (a non-object `requestContext`, repeated members) to the
             // general path below, which answers them as before.
@@ -60,7 +61,10 @@ impl<'de> Deserialize<'de> for Present {
 
 /// The members that tell the event shapes apart, found in one pass that copies nothing.
 #[derive(Deserialize)]
-struct Probe {
+struct Probe<'a> {
+    /// The body's JSON text, borrowed (any value; every HTTP shape has it at the top).
+    #[serde(borrow, default)]
+    body: Option<&'a RawValue>,
     /// Only an SQS batch has it (`null` counts as absent, as it always has).
     #[serde(rename = "Records")]
     records: Option<IgnoredAny>,
@@ -85,28 +89,55 @@ struct ContextProbe {
 /// event and tries REST v1, then HTTP v2, then ALB, each a full parse of the event and
 /// its body; this tries them in the same order, so the first that parses is the same one,
 /// but skips a shape when a member it requires is missing (it would fail).
-fn decode_http(text: &str, probe: &Probe) -> Result<Invocation, serde_json::Error> {
+///
+/// A string body is decoded once, straight into its own buffer, and the shape is decoded
+/// from the event with `"body":null` in its place: serde_json would unescape it into a
+/// scratch buffer (grown by doubling) and copy that again, so a 6 MiB body stood in
+/// memory three times beside the event (docs/performance.md, figure 5).
+fn decode_http(text: &str, probe: &Probe<'_>) -> Result<Invocation, serde_json::Error> {
+    let (event, mut body) = match probe.body.and_then(|raw| split_body(text, raw)) {
+        Some((rest, body)) => (Cow::Owned(rest), Some(body)),
+        None => (Cow::Borrowed(text), None),
+    };
     let http = |r: LambdaRequest| Ok(Invocation::Http(Box::new(r)));
     let (context_method, context_http) = probe
         .context
         .as_ref()
         .map_or((false, false), |c| (c.http_method.0, c.http.0));
     if probe.http_method.0 && context_method {
-        if let Ok(r) = serde_json::from_str::<ApiGatewayProxyRequest>(text) {
+        if let Ok(mut r) = serde_json::from_str::<ApiGatewayProxyRequest>(&event) {
+            r.body = body.take().or(r.body);
             return http(LambdaRequest::ApiGatewayV1(r));
         }
     }
     if context_http {
-        if let Ok(r) = serde_json::from_str::<ApiGatewayV2httpRequest>(text) {
+        if let Ok(mut r) = serde_json::from_str::<ApiGatewayV2httpRequest>(&event) {
+            r.body = body.take().or(r.body);
             return http(LambdaRequest::ApiGatewayV2(r));
         }
     }
     if probe.http_method.0 && probe.context.is_some() {
-        if let Ok(r) = serde_json::from_str::<AlbTargetGroupRequest>(text) {
+        if let Ok(mut r) = serde_json::from_str::<AlbTargetGroupRequest>(&event) {
+            r.body = body.take().or(r.body);
             return http(LambdaRequest::Alb(r));
         }
     }
     decode_general(text)
+}
+
+/// For a string `body` (`raw`, borrowed from `text`) that is valid Unicode: the event with
+/// `null` in the body's place, and the body's value. `None` leaves the event as it is
+/// (another kind of value, or a lone surrogate, which the shapes reject as before).
+fn split_body(text: &str, raw: &RawValue) -> Option<(String, String)> {
+    let token = raw.get();
+    let start = (token.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(token.len()).filter(|&end| end <= text.len())?;
+    let body = shared::json::validate(token.as_bytes()).ok()?.as_str()?.into_owned();
+    let mut rest = String::with_capacity(text.len() - token.len() + 4);
+    rest.push_str(text.get(..start)?);
+    rest.push_str("null");
+    rest.push_str(text.get(end..)?);
+    Some((rest, body))
 }
 
 /// The general path: an SQS batch when the event has `Records`, else whatever
@@ -233,6 +264,29 @@ mod tests {
             format!(r#"{{{v2},"Records":null,"requestContext":{{{http}}}}}"#),
         ] {
             texts.push(edge);
+        }
+        // bodies of every kind, decoded on their own (split_body) or left in place
+        let shapes = [
+            format!(r#"{{"version":"2.0","rawPath":"/w","requestContext":{{{http}}},"body":BODY}}"#),
+            r#"{"path":"/w","httpMethod":"POST","requestContext":{"httpMethod":"POST"},"body":BODY}"#.to_owned(),
+            r#"{"path":"/w","httpMethod":"POST","requestContext":{"elb":{}},"body":BODY,"isBase64Encoded":false}"#
+                .to_owned(),
+        ];
+        for body in [
+            r#""{\"a\":\"x\\y\/\b\f\n\r\t\u00e9\ud83d\ude00\u0000\"}""#,
+            r#""plain""#,
+            r#""""#,
+            r#""\ud800 lone""#,
+            r#""\udc00""#,
+            "null",
+            "5",
+            r#"{"a":1}"#,
+            r#""a","body":"b""#,
+            r#""\u00""#,
+        ] {
+            for shape in &shapes {
+                texts.push(shape.replace("BODY", body));
+            }
         }
         // THEN each one becomes the same request as before, or fails as before
         for text in &texts {
