@@ -12,7 +12,7 @@
 //! `FIGURES_SAMPLE_MS` (default 150), `FIGURES_OUT` (write the JSON there, else stdout),
 //! `NODE` (default `node`), and for profiling `FIGURES_ONLY` (comma-separated figure
 //! names) and `FIGURES_CASES` (case names). `FIGURES_DUMP=DIR` instead writes the signed
-//! sample deliveries the Lambda driver (`bench/lambda_driver.py`) sends, and exits.
+//! sample deliveries `lambda-bench` (tests/src/bin/) sends, and exits.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
@@ -341,7 +341,7 @@ fn body_up_to(files: usize, limit: usize) -> String {
     }
 }
 
-/// Writes `NAME.json` and `NAME.sig` for each delivery the Lambda driver sends.
+/// Writes `NAME.json` and `NAME.sig` for each delivery `lambda-bench` sends.
 fn dump(dir: &Path) {
     std::fs::create_dir_all(dir).expect("create the dump dir");
     let secret = Secret::new(SECRET).expect("the bench secret is valid");
