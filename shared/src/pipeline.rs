@@ -20,6 +20,13 @@ use crate::plan::{Plan, Put};
 /// SNS's limit on messages in one `PublishBatch`.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 
+/// The messages the `PublishBatch` requests in flight may carry in all (at least one
+/// batch always goes): 2 MiB. The SDK form-encodes each request's messages into a buffer
+/// two to three times their size, so a 6 MiB delivery's 25 full batches sent 16 at a time
+/// held 12.6 MB of forms at the function's peak; eight at a time hold about half. A
+/// delivery with up to 2 MiB of messages (50 files of 40 KB) still sends them all at once.
+pub const PUBLISH_BYTES_IN_FLIGHT: usize = 2 << 20;
+
 /// A failure of S3, SNS or SQS (after the SDK's own retries).
 #[derive(Debug, thiserror::Error)]
 pub enum DownstreamError {
@@ -190,8 +197,14 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
     }
 
     let batches = batches(&plan.messages);
+    let largest = batches
+        .iter()
+        .map(|(_, batch)| batch.iter().map(|m| m.size()).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    let publish_limit = (PUBLISH_BYTES_IN_FLIGHT / largest.max(1)).clamp(1, limit);
     let publishes = stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
-        .buffer_unordered(limit)
+        .buffer_unordered(publish_limit)
         .try_collect::<()>();
     until(publishes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
     Ok(Outcome {
@@ -510,6 +523,32 @@ mod tests {
             .unwrap();
         assert_eq!(outcome.objects, 2);
         assert!(!memory.objects().keys().any(|k| k.contains("_deliveries/")));
+    }
+
+    #[tokio::test]
+    async fn publishes_in_flight_carry_at_most_two_mebibytes_of_messages() {
+        // Messages of `size` bytes each; the store and the topics counted apart.
+        async fn peak_publishes(files: usize, size: usize) -> usize {
+            let mut plan = plan(files);
+            for m in &mut plan.messages {
+                let pad = size - m.size();
+                m.body.push_str(&" ".repeat(pad));
+            }
+            let (store, topics) = (Memory::default(), Memory::default());
+            execute(&mut plan, ArchiveCopy::Write, &store, &topics, 16, pending())
+                .await
+                .unwrap();
+            assert_eq!(topics.messages().len(), files);
+            topics.peak_in_flight()
+        }
+        // 6 MiB of results in 50 files: 25 batches of two 126 KB messages, eight at a time.
+        assert_eq!(peak_publishes(50, 126_000).await, 8);
+        // 1 MiB in 50 files: 5 batches of ten 21 KB messages, all at once, as before.
+        assert_eq!(peak_publishes(50, 21_000).await, 5);
+        // 50 messages of 200 KB: one per batch, ten at a time.
+        assert_eq!(peak_publishes(50, 200_000).await, 10);
+        // Small messages: as many batches as the request limit allows.
+        assert_eq!(peak_publishes(300, 1_000).await, 16);
     }
 
     #[test]
