@@ -37,20 +37,7 @@ pub fn webhook_bin() -> PathBuf {
     let explicit = std::env::var_os("WEBHOOK_BIN").filter(|p| !p.is_empty());
     let path = match &explicit {
         Some(p) => PathBuf::from(p),
-        _ => {
-            let target = match std::env::var_os("CARGO_TARGET_DIR") {
-                Some(t) if !t.is_empty() => {
-                    let t = PathBuf::from(t);
-                    if t.is_absolute() {
-                        t
-                    } else {
-                        crate::workspace_root().join(t)
-                    }
-                }
-                _ => crate::workspace_root().join("target"),
-            };
-            target.join("debug").join("webhook")
-        }
+        _ => crate::target_dir().join("debug").join("webhook"),
     };
     if !path.is_file() {
         panic!(

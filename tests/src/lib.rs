@@ -41,6 +41,22 @@ pub fn workspace_root() -> PathBuf {
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the workspace when it is
+/// relative), else the workspace's `target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) if !t.is_empty() => {
+            let t = PathBuf::from(t);
+            if t.is_absolute() {
+                t
+            } else {
+                workspace_root().join(t)
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
 /// A name no other test of any concurrently running test binary uses: lower-case
 /// letters, digits and dashes, valid for S3 buckets, SNS topics and SQS queues.
 pub fn unique_name(prefix: &str) -> String {

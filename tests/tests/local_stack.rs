@@ -27,11 +27,7 @@ fn cli_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let root = e2e::workspace_root();
-    let target = match std::env::var_os("CARGO_TARGET_DIR").filter(|t| !t.is_empty()) {
-        Some(t) => root.join(t),
-        None => root.join("target"),
-    };
-    let bin = target.join("debug/webhook-cli");
+    let bin = e2e::target_dir().join("debug/webhook-cli");
     let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
         panic!(
             "webhook-cli not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",

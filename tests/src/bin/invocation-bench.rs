@@ -77,17 +77,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| {
-            if t.is_absolute() {
-                t
-            } else {
-                e2e::workspace_root().join(t)
-            }
-        })
-        .unwrap_or_else(|| e2e::workspace_root().join("target"))
-        .join("release");
+    let target = e2e::target_dir().join("release");
     let mut a = Args {
         bin: target.join("webhook"),
         compare: Vec::new(),
