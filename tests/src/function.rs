@@ -85,6 +85,23 @@ pub struct FunctionConfig {
     bin: Option<PathBuf>,
 }
 
+/// What every run of the function sees before its own configuration: the variables
+/// Lambda sets (JSON logs) and static fake credentials, with no profile files and no
+/// instance metadata. The tests and the bench drivers start from it.
+pub const LAMBDA_ENVIRONMENT: [(&str, &str); 11] = [
+    ("AWS_LAMBDA_FUNCTION_NAME", "webhook"),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+    ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+    ("AWS_REGION", REGION),
+    ("AWS_DEFAULT_REGION", REGION),
+    ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+    ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+];
+
 impl FunctionConfig {
     /// A working configuration for `res` on moto at `endpoint`: the test secret, JSON logs.
     pub fn new(endpoint: &str, res: &Resources) -> Self {
@@ -92,20 +109,12 @@ impl FunctionConfig {
             vars: BTreeMap::new(),
             bin: None,
         };
+        for (name, value) in LAMBDA_ENVIRONMENT {
+            c = c.set(name, value);
+        }
         c = c
-            .set("AWS_LAMBDA_FUNCTION_NAME", "webhook")
-            .set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .set("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/webhook")
             .set("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
-            .set("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .set("AWS_REGION", REGION)
-            .set("AWS_DEFAULT_REGION", REGION)
-            .set("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .set("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-            .set("AWS_EC2_METADATA_DISABLED", "true")
-            .set("AWS_CONFIG_FILE", "/dev/null")
-            .set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .set("AWS_ENDPOINT_URL", endpoint)
             .set("RESULTS_BUCKET", &res.bucket)
             .set("CONFIRMED_TOPIC_ARN", &res.confirmed_topic_arn)

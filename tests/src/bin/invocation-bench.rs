@@ -393,24 +393,11 @@ async fn main() {
         moto.endpoint(),
         a.front
     ));
-    let mut env: Vec<(String, String)> = [
-        ("AWS_LAMBDA_FUNCTION_NAME", "webhook"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-        ("AWS_REGION", e2e::aws::REGION),
-        ("AWS_DEFAULT_REGION", e2e::aws::REGION),
-        ("AWS_ACCESS_KEY_ID", e2e::aws::ACCESS_KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", e2e::aws::SECRET_ACCESS_KEY),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("EXTRACTA_WEBHOOK_SECRET", SECRET),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
+    let mut env: Vec<(String, String)> = e2e::function::LAMBDA_ENVIRONMENT
+        .iter()
+        .chain(&[("AWS_LAMBDA_LOG_LEVEL", "INFO"), ("EXTRACTA_WEBHOOK_SECRET", SECRET)])
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     env.push(("AWS_ENDPOINT_URL".into(), endpoint.clone()));
     env.push(("RESULTS_BUCKET".into(), res.bucket.clone()));
     env.push(("CONFIRMED_TOPIC_ARN".into(), res.confirmed_topic_arn.clone()));

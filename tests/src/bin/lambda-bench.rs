@@ -143,28 +143,18 @@ type Env = Vec<(String, String)>;
 /// static credentials; no profile files, no instance metadata, nothing inherited.
 /// `AWS_LAMBDA_RUNTIME_API` is added by whoever starts the process.
 fn function_env(endpoint: &str, secret: &str, topics: &Topics<'_>) -> Env {
-    [
-        ("AWS_LAMBDA_FUNCTION_NAME", "webhook"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-        ("AWS_REGION", e2e::aws::REGION),
-        ("AWS_DEFAULT_REGION", e2e::aws::REGION),
-        ("AWS_ACCESS_KEY_ID", e2e::aws::ACCESS_KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", e2e::aws::SECRET_ACCESS_KEY),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("RESULTS_BUCKET", BUCKET),
-        ("CONFIRMED_TOPIC_ARN", topics.confirmed),
-        ("FAILED_TOPIC_ARN", topics.failed),
-        ("EXTRACTA_WEBHOOK_SECRET", secret),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect()
+    e2e::function::LAMBDA_ENVIRONMENT
+        .iter()
+        .chain(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("RESULTS_BUCKET", BUCKET),
+            ("CONFIRMED_TOPIC_ARN", topics.confirmed),
+            ("FAILED_TOPIC_ARN", topics.failed),
+            ("EXTRACTA_WEBHOOK_SECRET", secret),
+        ])
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// One signed delivery from the dump: its body and its signature.
