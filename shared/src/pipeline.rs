@@ -315,6 +315,14 @@ mod tests {
         Memory::with_faults(faults)
     }
 
+    /// `execute` with a deadline that has already passed.
+    fn past_deadline<'a>(
+        plan: &'a mut Plan,
+        memory: &'a Memory,
+    ) -> impl Future<Output = Result<Outcome, Incomplete>> + 'a {
+        execute(plan, ArchiveCopy::Write, memory, memory, 16, std::future::ready(()))
+    }
+
     async fn run(plan: &Plan, memory: &Memory, limit: usize) -> Result<Outcome, Incomplete> {
         execute(&mut plan.clone(), ArchiveCopy::Write, memory, memory, limit, pending()).await
     }
@@ -450,16 +458,7 @@ mod tests {
     async fn the_deadline_stops_files_and_messages_but_never_the_archive_copy() {
         // GIVEN a file write that never finishes, WHEN the deadline passes,
         let memory = faults(|f| f.stall_put_containing = Some("/f1/".into()));
-        let err = execute(
-            &mut plan(3),
-            ArchiveCopy::Write,
-            &memory,
-            &memory,
-            16,
-            std::future::ready(()),
-        )
-        .await
-        .unwrap_err();
+        let err = past_deadline(&mut plan(3), &memory).await.unwrap_err();
         // THEN the archive copy is stored and the delivery is durable, with reason deadline.
         assert!(matches!(&err, Incomplete::Durable(Stop::Deadline)), "{err:?}");
         assert!(matches!(&err, Incomplete::Durable(s) if s.reason() == "deadline"));
@@ -469,14 +468,7 @@ mod tests {
         // GIVEN an archive write that never finishes, the deadline does not end the wait.
         let memory = faults(|f| f.stall_put_containing = Some("_deliveries/".into()));
         let mut plan = plan(1);
-        let fut = execute(
-            &mut plan,
-            ArchiveCopy::Write,
-            &memory,
-            &memory,
-            16,
-            std::future::ready(()),
-        );
+        let fut = past_deadline(&mut plan, &memory);
         let waited = tokio::time::timeout(std::time::Duration::from_millis(50), fut).await;
         assert!(waited.is_err(), "answered before the archive copy's write finished");
 
@@ -502,16 +494,7 @@ mod tests {
     async fn an_empty_delivery_completes_even_when_the_deadline_has_passed() {
         let memory = Memory::default();
         let mut plan = plan(0);
-        let outcome = execute(
-            &mut plan,
-            ArchiveCopy::Write,
-            &memory,
-            &memory,
-            16,
-            std::future::ready(()),
-        )
-        .await
-        .unwrap();
+        let outcome = past_deadline(&mut plan, &memory).await.unwrap();
         assert_eq!(outcome.objects, 1);
     }
 
