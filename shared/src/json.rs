@@ -97,11 +97,21 @@ fn unescape(inner: &[u8]) -> Cow<'_, [u8]> {
     let mut out = Vec::with_capacity(inner.len());
     let mut i = 0;
     while i < inner.len() {
-        let b = inner[i];
-        if b != b'\\' {
-            out.push(b);
-            i += 1;
-            continue;
+        // A validated string holds no raw `"` or control character, so the next stop is
+        // the next escape: copy the run before it whole (a body decoded from an API
+        // Gateway event is mostly such runs, between its escaped quotes).
+        let stop = find_stop::<false>(inner, i).unwrap_or(inner.len());
+        out.extend_from_slice(&inner[i..stop]);
+        i = stop;
+        match inner.get(i) {
+            Some(b'\\') => {}
+            // Not reached for a validated string; copied as it always was.
+            Some(&b) => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+            None => break,
         }
         let Some(&esc) = inner.get(i + 1) else { break };
         i += 2;
@@ -729,5 +739,23 @@ mod tests {
         assert_eq!(s(r#""\ud800x""#), b"\xed\xa0\x80x");
         assert_eq!(s(r#""\udc00\ud800""#), b"\xed\xb0\x80\xed\xa0\x80");
         assert!(validate(br#""res\u0075lt""#).unwrap().is_string("result"));
+    }
+
+    proptest::proptest! {
+        /// Any string, as serde_json writes it (runs between short escapes) or with every
+        /// character `\u`-escaped, decodes back to itself.
+        #[test]
+        fn unescapes_what_serde_json_writes(value in "(\\PC|[\"\\\\\u{0}-\u{1f}\u{2028}]){0,64}") {
+            let written = serde_json::to_string(&value).unwrap();
+            let raw = validate(written.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(raw.as_str().unwrap(), value.as_str());
+            let mut escaped = String::from("\"");
+            for unit in value.encode_utf16() {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+            escaped.push('"');
+            let raw = validate(escaped.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(raw.as_str().unwrap(), value.as_str());
+        }
     }
 }
