@@ -609,6 +609,21 @@ pub fn validate(bytes: &[u8]) -> Result<Raw<'_>, JsonError> {
     Ok(raw)
 }
 
+/// The value of a string token that a JSON parser has already validated (the text of a
+/// serde_json `RawValue`, say), as [`Raw::as_str`] gives it, without [`validate`]'s pass
+/// over the token: `None` when the token is not a string or its value holds a lone
+/// surrogate. Given text that is not a valid token, the value is unspecified (it never
+/// panics).
+pub fn str_of_valid_token(token: &str) -> Option<Cow<'_, str>> {
+    let quoted = token.len() >= 2 && token.starts_with('"') && token.ends_with('"');
+    quoted.then_some(())?;
+    Raw {
+        text: token.as_bytes(),
+        kind: Kind::String,
+    }
+    .as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -739,6 +754,12 @@ mod tests {
         assert_eq!(s(r#""\ud800x""#), b"\xed\xa0\x80x");
         assert_eq!(s(r#""\udc00\ud800""#), b"\xed\xb0\x80\xed\xa0\x80");
         assert!(validate(br#""res\u0075lt""#).unwrap().is_string("result"));
+        // A token already validated elsewhere: the same values, no second pass.
+        assert_eq!(str_of_valid_token(r#""a\"b\u00e9""#).as_deref(), Some("a\"bé"));
+        assert_eq!(str_of_valid_token(r#""\ud800""#), None);
+        for not_a_string in ["null", "12", "{}", "\"", ""] {
+            assert_eq!(str_of_valid_token(not_a_string), None, "{not_a_string}");
+        }
     }
 
     proptest::proptest! {
@@ -756,6 +777,8 @@ mod tests {
             escaped.push('"');
             let raw = validate(escaped.as_bytes()).unwrap();
             proptest::prop_assert_eq!(raw.as_str().unwrap(), value.as_str());
+            proptest::prop_assert_eq!(str_of_valid_token(&escaped).unwrap(), value.as_str());
+            proptest::prop_assert_eq!(str_of_valid_token(&written).unwrap(), value.as_str());
         }
     }
 }
