@@ -615,8 +615,9 @@ pub fn validate(bytes: &[u8]) -> Result<Raw<'_>, JsonError> {
 /// surrogate. Given text that is not a valid token, the value is unspecified (it never
 /// panics).
 pub fn str_of_valid_token(token: &str) -> Option<Cow<'_, str>> {
-    let quoted = token.len() >= 2 && token.starts_with('"') && token.ends_with('"');
-    quoted.then_some(())?;
+    if token.len() < 2 || !token.starts_with('"') || !token.ends_with('"') {
+        return None;
+    }
     Raw {
         text: token.as_bytes(),
         kind: Kind::String,
