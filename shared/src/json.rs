@@ -420,6 +420,14 @@ impl<'a> Scanner<'a> {
         Ok(Scanner { bytes, pos: 0 })
     }
 
+    /// Starts scanning text that is already a `str`, so known to be UTF-8.
+    pub fn over_str(text: &'a str) -> Self {
+        Scanner {
+            bytes: text.as_bytes(),
+            pos: 0,
+        }
+    }
+
     fn syntax(&self) -> JsonError {
         syntax_at(self.pos)
     }

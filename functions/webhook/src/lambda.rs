@@ -12,6 +12,7 @@ use lambda_http::request::LambdaRequest;
 use serde::de::{Error as _, IgnoredAny};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+use shared::json::{Kind, Scanner};
 use shared::pipeline::{EventPublisher, RedriveQueue, ResultStore};
 use tracing::error;
 
@@ -34,13 +35,12 @@ impl<'de> Deserialize<'de> for Invocation {
         // `serde_json::from_slice`, which lends it (a reader or a `Value` cannot).
         let raw = <&'de RawValue>::deserialize(deserializer)?;
         let text = raw.get();
-        let probe = match serde_json::from_str::<Probe<'_>>(text) {
-            Ok(probe) => probe,
+        let Some(probe) = Probe::read(text) else {
             // Leave odd events (a non-object `requestContext`, repeated members) to the
             // general path below, which answers them as before.
-            Err(_) => return decode_general(text).map_err(D::Error::custom),
+            return decode_general(text).map_err(D::Error::custom);
         };
-        if probe.records.is_some() {
+        if probe.records {
             return serde_json::from_str(text)
                 .map(Invocation::Redrive)
                 .map_err(D::Error::custom);
@@ -49,40 +49,89 @@ impl<'de> Deserialize<'de> for Invocation {
     }
 }
 
-/// Whether a member is there (with any value, `null` included).
+/// The members that tell the event shapes apart.
 #[derive(Default)]
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(deserializer).map(|_| Present(true))
-    }
-}
-
-/// The members that tell the event shapes apart, found in one pass that copies nothing.
-#[derive(Deserialize)]
 struct Probe<'a> {
-    /// The body's JSON text, borrowed (any value; every HTTP shape has it at the top).
-    #[serde(borrow, default)]
-    body: Option<&'a RawValue>,
-    /// Only an SQS batch has it (`null` counts as absent, as it always has).
-    #[serde(rename = "Records")]
-    records: Option<IgnoredAny>,
-    /// Required by the REST (v1) and ALB shapes.
-    #[serde(rename = "httpMethod", default)]
-    http_method: Present,
-    #[serde(rename = "requestContext", default)]
-    context: Option<ContextProbe>,
+    /// The body's JSON text, borrowed from the event (any value but `null`; every HTTP
+    /// shape has it at the top).
+    body: Option<&'a str>,
+    /// Only an SQS batch has `Records` (`null` counts as absent, as it always has).
+    records: bool,
+    /// `httpMethod`, with any value: required by the REST (v1) and ALB shapes.
+    http_method: bool,
+    /// An object `requestContext`: whether it has `httpMethod` (required by REST v1) and
+    /// `http` (required by the HTTP API v2 and Function URL shape).
+    context: Option<(bool, bool)>,
 }
 
-#[derive(Deserialize)]
-struct ContextProbe {
-    /// Required by the REST (v1) shape.
-    #[serde(rename = "httpMethod", default)]
-    http_method: Present,
-    /// Required by the HTTP API (v2) and Function URL shape.
-    #[serde(default)]
-    http: Present,
+impl<'a> Probe<'a> {
+    /// Reads the event's members in one pass that copies nothing, with the scanner that
+    /// reads bodies (serde_json has validated the event already; a second serde_json pass
+    /// over a 1 MiB event cost more than this one). `None` for an event the general path
+    /// must answer: not an object, a repeated member, a `requestContext` that is neither an
+    /// object nor `null` (what a derived `Deserialize` of these members would refuse).
+    fn read(text: &'a str) -> Option<Self> {
+        let mut sc = Scanner::over_str(text);
+        if sc.peek().ok()? != Kind::Object {
+            return None;
+        }
+        let mut probe = Probe::default();
+        let mut seen = [false; 4];
+        let mut once = |i: usize| !std::mem::replace(&mut seen[i], true);
+        let mut members = sc.object_start().ok()?;
+        while let Some(key) = sc.next_key(&mut members).ok()? {
+            let kind = sc.peek().ok()?;
+            if key.is_string("body") && once(0) {
+                let start = sc.position();
+                sc.skip_value(1).ok()?;
+                probe.body = (kind != Kind::Null).then_some(text.get(start..sc.position())?);
+            } else if key.is_string("Records") && once(1) {
+                sc.skip_value(1).ok()?;
+                probe.records = kind != Kind::Null;
+            } else if key.is_string("httpMethod") && once(2) {
+                sc.skip_value(1).ok()?;
+                probe.http_method = true;
+            } else if key.is_string("requestContext") && once(3) {
+                probe.context = match kind {
+                    Kind::Null => {
+                        sc.skip_value(1).ok()?;
+                        None
+                    }
+                    Kind::Object => Some(Self::read_context(&mut sc)?),
+                    _ => return None,
+                };
+            } else if ["body", "Records", "httpMethod", "requestContext"]
+                .iter()
+                .any(|k| key.is_string(k))
+            {
+                return None; // repeated
+            } else {
+                sc.skip_value(1).ok()?;
+            }
+        }
+        sc.finish().ok()?;
+        Some(probe)
+    }
+
+    /// Inside `requestContext`: whether `httpMethod` and `http` are there.
+    fn read_context(sc: &mut Scanner<'_>) -> Option<(bool, bool)> {
+        let (mut method, mut http) = (false, false);
+        let mut members = sc.object_start().ok()?;
+        while let Some(key) = sc.next_key(&mut members).ok()? {
+            let seen = if key.is_string("httpMethod") {
+                std::mem::replace(&mut method, true)
+            } else if key.is_string("http") {
+                std::mem::replace(&mut http, true)
+            } else {
+                false
+            };
+            if seen {
+                return None; // repeated
+            }
+            sc.skip_value(2).ok()?;
+        }
+        Some((method, http))
+    }
 }
 
 /// Decodes an HTTP event straight into its shape. lambda_http's `LambdaRequest` copies the
@@ -95,16 +144,13 @@ struct ContextProbe {
 /// scratch buffer (grown by doubling) and copy that again, so a 6 MiB body stood in
 /// memory three times beside the event (docs/performance.md, figure 5).
 fn decode_http(text: &str, probe: &Probe<'_>) -> Result<Invocation, serde_json::Error> {
-    let (event, mut body) = match probe.body.and_then(|raw| split_body(text, raw)) {
+    let (event, mut body) = match probe.body.and_then(|token| split_body(text, token)) {
         Some((rest, body)) => (Cow::Owned(rest), Some(body)),
         None => (Cow::Borrowed(text), None),
     };
     let http = |r: LambdaRequest| Ok(Invocation::Http(Box::new(r)));
-    let (context_method, context_http) = probe
-        .context
-        .as_ref()
-        .map_or((false, false), |c| (c.http_method.0, c.http.0));
-    if probe.http_method.0 && context_method {
+    let (context_method, context_http) = probe.context.unwrap_or_default();
+    if probe.http_method && context_method {
         if let Ok(mut r) = serde_json::from_str::<ApiGatewayProxyRequest>(&event) {
             r.body = body.take().or(r.body);
             return http(LambdaRequest::ApiGatewayV1(r));
@@ -116,7 +162,7 @@ fn decode_http(text: &str, probe: &Probe<'_>) -> Result<Invocation, serde_json::
             return http(LambdaRequest::ApiGatewayV2(r));
         }
     }
-    if probe.http_method.0 && probe.context.is_some() {
+    if probe.http_method && probe.context.is_some() {
         if let Ok(mut r) = serde_json::from_str::<AlbTargetGroupRequest>(&event) {
             r.body = body.take().or(r.body);
             return http(LambdaRequest::Alb(r));
@@ -125,14 +171,13 @@ fn decode_http(text: &str, probe: &Probe<'_>) -> Result<Invocation, serde_json::
     decode_general(text)
 }
 
-/// For a string `body` (`raw`, borrowed from `text`) that is valid Unicode: the event with
-/// `null` in the body's place, and the body's value. `None` leaves the event as it is
+/// For a string `body` (`token`, borrowed from `text`) that is valid Unicode: the event
+/// with `null` in the body's place, and the body's value. `None` leaves the event as it is
 /// (another kind of value, or a lone surrogate, which the shapes reject as before).
-fn split_body(text: &str, raw: &RawValue) -> Option<(String, String)> {
-    let token = raw.get();
+fn split_body(text: &str, token: &str) -> Option<(String, String)> {
     let start = (token.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start.checked_add(token.len()).filter(|&end| end <= text.len())?;
-    // serde_json has validated the token: only its value is read here.
+    // The event is validated (serde_json, then the probe): only the token's value is read.
     let body = shared::json::str_of_valid_token(token)?.into_owned();
     let mut rest = String::with_capacity(text.len() - token.len() + 4);
     rest.push_str(text.get(..start)?);
@@ -263,6 +308,12 @@ mod tests {
             format!(r#"{{{v2},"requestContext":{{{http}}},"requestContext":{{{http}}}}}"#),
             format!(r#"{{{v2},"requestContext":{{{http},"http":null}}}}"#),
             format!(r#"{{{v2},"Records":null,"requestContext":{{{http}}}}}"#),
+            format!(r#"{{{v1},"httpMethod":"POST","httpMethod":"GET","requestContext":{{"httpMethod":"POST"}}}}"#),
+            format!(r#"{{{v2},"requestContext":[]}}"#),
+            format!(r#"{{{v2},"requestContext":{{"httpMethod":"PUT","httpMethod":"PUT",{http}}}}}"#),
+            // member names written with escapes are the same members
+            r#"{"b\u006fdy":"{}","version":"2.0","rawPath":"/w","requestC\u006fntext":{"htt\u0070":{}}}"#.to_owned(),
+            format!(r#"{{{v1},"http\u004dethod":"POST","requestContext":{{"httpMethod":"POST"}}}}"#),
         ] {
             texts.push(edge);
         }
