@@ -56,6 +56,14 @@ pub enum DownstreamError {
         /// What the publisher said.
         reason: String,
     },
+    /// A `PutEvents` call (or some of its entries) failed.
+    #[error("putting {count} event(s) on the event bus failed: {reason}")]
+    PutEvents {
+        /// How many entries of the call failed.
+        count: usize,
+        /// What EventBridge said.
+        reason: String,
+    },
     /// The redrive queue did not take a message.
     #[error("sending to the redrive queue failed: {reason}")]
     Queue {
@@ -151,7 +159,7 @@ impl Stop {
     pub fn reason(&self) -> &'static str {
         match self {
             Stop::Deadline => "deadline",
-            Stop::Failed(DownstreamError::Publish { .. }) => "publish",
+            Stop::Failed(DownstreamError::Publish { .. } | DownstreamError::PutEvents { .. }) => "publish",
             Stop::Failed(_) => "store",
         }
     }
