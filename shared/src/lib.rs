@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod delivery;
 pub mod ecma;
+pub mod events;
 pub mod hex;
 pub mod json;
 pub mod keys;

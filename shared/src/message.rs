@@ -1,4 +1,5 @@
-//! The SNS message for a confirmed or failed file entry (docs/contract.md §4).
+//! The section-4 message of a file entry (docs/contract.md §4): the SNS message of a
+//! confirmed or failed entry, and the body that EventBridge entries carry too (§10).
 
 use aws_lc_rs::digest::{self, SHA256};
 
@@ -94,14 +95,7 @@ pub fn build(kind: EventKind, topic: Topic, entry: &Entry<'_>, event_id: &str, a
     .filter_map(|(name, value)| value.map(|v| (name, v)))
     .collect();
     let group_id = group_id(f.extraction_id);
-    let full = Body {
-        kind,
-        event_id,
-        entry,
-        at,
-        omit: Omit::Nothing,
-    }
-    .render();
+    let full = render(kind, event_id, entry, at, Omit::Nothing);
     let mut message = Message {
         topic,
         body: full,
@@ -114,93 +108,76 @@ pub fn build(kind: EventKind, topic: Topic, entry: &Entry<'_>, event_id: &str, a
         return message;
     }
     message.result_omitted = true;
-    message.body = Body {
-        kind,
-        event_id,
-        entry,
-        at,
-        omit: Omit::Result,
-    }
-    .render();
+    message.body = render(kind, event_id, entry, at, Omit::Result);
     if message.size() > MAX_MESSAGE_BYTES {
         // Even the entry's ids and names are too large: send a bare pointer to S3.
         message.attributes.truncate(1);
-        message.body = Body {
-            kind,
-            event_id,
-            entry,
-            at,
-            omit: Omit::Everything,
-        }
-        .render();
+        message.body = render(kind, event_id, entry, at, Omit::Everything);
     }
     message
 }
 
-/// What to leave out of the body.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Omit {
+/// What to leave out of a message body, as its size limit demands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Omit {
+    /// The whole message.
     Nothing,
+    /// `result` (and `"resultOmitted": true` added).
     Result,
+    /// `result`, and every field but `event`, `eventId`, `s3` and `receivedAt` is `null`.
     Everything,
 }
 
-struct Body<'b, 'a> {
-    kind: EventKind,
-    event_id: &'b str,
-    entry: &'b Entry<'a>,
-    at: Pointer<'b>,
-    omit: Omit,
-}
-
-impl Body<'_, '_> {
-    fn render(&self) -> String {
-        let f = &self.entry.fields;
-        let result = match self.kind {
-            EventKind::Confirmed if self.omit == Omit::Nothing => f.result.map(|r| r.bytes().len()).unwrap_or(4),
-            _ => 0,
-        };
-        let mut out = Vec::with_capacity(512 + result);
-        out.extend_from_slice(b"{\"event\":");
-        write_string(&mut out, self.kind.name().as_bytes());
-        out.extend_from_slice(b",\"eventId\":");
-        write_string(&mut out, self.event_id.as_bytes());
-        let last = match self.kind {
-            EventKind::Failed => Some(("error", f.error)),
-            EventKind::Confirmed if self.omit == Omit::Nothing => Some(("result", f.result)),
-            _ => None,
-        };
-        let fields = [
-            Some(("extractionId", f.extraction_id)),
-            Some(("batchId", f.batch_id)),
-            Some(("fileId", f.file_id)),
-            Some(("fileName", f.file_name)),
-            Some(("status", f.status)),
-            Some(("url", f.url)),
-            last,
-        ];
-        for (name, value) in fields.into_iter().flatten() {
-            out.push(b',');
-            write_string(&mut out, name.as_bytes());
-            out.push(b':');
-            match value {
-                Some(v) if self.omit != Omit::Everything => out.extend_from_slice(v.bytes()),
-                _ => out.extend_from_slice(b"null"),
-            }
+/// Renders the section-4 message body of one file entry, for any of the four events:
+/// `error` for a failed entry, `result` for the others (unless omitted). The SNS message
+/// and the EventBridge entry's `Detail` both come from here, so they are byte-equal when
+/// neither leaves anything out.
+pub fn render(kind: EventKind, event_id: &str, entry: &Entry<'_>, at: Pointer<'_>, omit: Omit) -> String {
+    let f = &entry.fields;
+    let last = match kind {
+        EventKind::Failed => Some(("error", f.error)),
+        _ if omit == Omit::Nothing => Some(("result", f.result)),
+        _ => None,
+    };
+    let capacity = match last {
+        Some(("result", result)) => result.map(|r| r.bytes().len()).unwrap_or(4),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(512 + capacity);
+    out.extend_from_slice(b"{\"event\":");
+    write_string(&mut out, kind.name().as_bytes());
+    out.extend_from_slice(b",\"eventId\":");
+    write_string(&mut out, event_id.as_bytes());
+    let fields = [
+        Some(("extractionId", f.extraction_id)),
+        Some(("batchId", f.batch_id)),
+        Some(("fileId", f.file_id)),
+        Some(("fileName", f.file_name)),
+        Some(("status", f.status)),
+        Some(("url", f.url)),
+        last,
+    ];
+    for (name, value) in fields.into_iter().flatten() {
+        out.push(b',');
+        write_string(&mut out, name.as_bytes());
+        out.push(b':');
+        match value {
+            Some(v) if omit != Omit::Everything => out.extend_from_slice(v.bytes()),
+            _ => out.extend_from_slice(b"null"),
         }
-        out.extend_from_slice(b",\"s3\":{\"bucket\":");
-        write_string(&mut out, self.at.bucket.as_bytes());
-        out.extend_from_slice(b",\"key\":");
-        write_string(&mut out, self.at.key.as_bytes());
-        out.extend_from_slice(b"},\"receivedAt\":");
-        write_string(&mut out, self.at.received_at.as_bytes());
-        if self.omit != Omit::Nothing {
-            out.extend_from_slice(b",\"resultOmitted\":true");
-        }
-        out.push(b'}');
-        // Raw slices of a UTF-8 body cut at token boundaries, and escaped strings: UTF-8.
-        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
+    out.extend_from_slice(b",\"s3\":{\"bucket\":");
+    write_string(&mut out, at.bucket.as_bytes());
+    out.extend_from_slice(b",\"key\":");
+    write_string(&mut out, at.key.as_bytes());
+    out.extend_from_slice(b"},\"receivedAt\":");
+    write_string(&mut out, at.received_at.as_bytes());
+    if omit != Omit::Nothing {
+        out.extend_from_slice(b",\"resultOmitted\":true");
+    }
+    out.push(b'}');
+    // Raw slices of a UTF-8 body cut at token boundaries, and escaped strings: UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// An attribute's value: a non-empty string SNS can carry, else left out.

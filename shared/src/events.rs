@@ -1,0 +1,545 @@
+//! The EventBridge side of a delivery (docs/contract.md §10): one entry per routed file,
+//! one archive pointer for any other authenticated delivery, EventBridge's own size rule
+//! with the claim check, batching, and the [`EventBus`] port that puts the entries.
+//!
+//! The AWS adapter ([`EventBridgeBus`], feature `aws`) and the in-memory one
+//! ([`MemoryBus`], feature `memory`) sit beside the port, as for S3 and SNS.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::delivery::{Delivery, Entry as FileEntry, EventKind, Route};
+use crate::json::{write_string, Kind, Scanner};
+use crate::keys::NONE;
+use crate::message::{render, Omit, Pointer};
+use crate::pipeline::DownstreamError;
+use crate::plan::Plan;
+
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "aws")]
+pub use aws::EventBridgeBus;
+#[cfg(any(test, feature = "memory"))]
+mod memory;
+#[cfg(any(test, feature = "memory"))]
+pub use memory::{BusFaults, MemoryBus};
+
+/// The `Source` of every entry.
+pub const SOURCE: &str = "extracta.ai";
+
+/// EventBridge's limit on one entry, and on the entries of one `PutEvents` call in all,
+/// as its own size rule counts them ([`Entry::size`]).
+pub const MAX_ENTRY_BYTES: usize = 262_144;
+
+/// EventBridge's limit on entries in one `PutEvents` call.
+pub const MAX_BATCH_ENTRIES: usize = 10;
+
+/// The most characters a `DetailType` taken from the body may have; a longer (or empty,
+/// or non-string) event puts its archive pointer under `_none`.
+pub const MAX_DETAIL_TYPE_CHARS: usize = 128;
+
+/// What EventBridge's size rule counts for a `Time` that is set.
+const TIME_BYTES: usize = 14;
+
+/// One `PutEvents` entry; the bus it goes to is the adapter's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `DetailType`: the event name (`_none` for a pointer whose event cannot be one).
+    pub detail_type: String,
+    /// `Detail`: a JSON object.
+    pub detail: String,
+    /// `Time`: the delivery's receipt time, RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// `detail.eventId`, which consumers de-duplicate on.
+    pub event_id: String,
+    /// Whether the claim check left `result` (or more) out of `detail`.
+    pub result_omitted: bool,
+}
+
+impl Entry {
+    /// The entry's size as EventBridge counts it: 14 bytes for `Time`, then the UTF-8
+    /// bytes of `Source`, `DetailType` and `Detail` (no `Resources` are sent).
+    pub fn size(&self) -> usize {
+        TIME_BYTES + SOURCE.len() + self.detail_type.len() + self.detail.len()
+    }
+
+    fn new(detail_type: &str, detail: String, time: &str, event_id: &str, result_omitted: bool) -> Entry {
+        Entry {
+            detail_type: detail_type.to_owned(),
+            detail,
+            time: time.to_owned(),
+            event_id: event_id.to_owned(),
+            result_omitted,
+        }
+    }
+}
+
+/// The size an entry of this `DetailType` and `Detail` would have.
+fn size_of(detail_type: &str, detail: &str) -> usize {
+    TIME_BYTES + SOURCE.len() + detail_type.len() + detail.len()
+}
+
+/// The entry of one routed file: `Detail` is the file's section-4 message, `result` for
+/// processed, edited and confirmed entries, `error` for failed ones; over the size limit
+/// without `result`, and if still over, with only `event`, `eventId`, `s3`, `receivedAt`
+/// and `resultOmitted` left.
+pub fn file_entry(kind: EventKind, entry: &FileEntry<'_>, event_id: &str, at: Pointer<'_>) -> Entry {
+    let mut omitted = false;
+    let mut detail = String::new();
+    for omit in [Omit::Nothing, Omit::Result, Omit::Everything] {
+        detail = render(kind, event_id, entry, at, omit);
+        omitted = omit != Omit::Nothing;
+        if size_of(kind.name(), &detail) <= MAX_ENTRY_BYTES {
+            break;
+        }
+    }
+    Entry::new(kind.name(), detail, at.received_at, event_id, omitted)
+}
+
+/// Where the archive copy of a delivery is, and what its metadata says.
+#[derive(Debug, Clone, Copy)]
+pub struct Archived<'p> {
+    /// `RESULTS_BUCKET`
+    pub bucket: &'p str,
+    /// The archive copy's key.
+    pub key: &'p str,
+    /// The archive copy's `event-id`.
+    pub event_id: &'p str,
+    /// RFC 3339 UTC time of receipt.
+    pub received_at: &'p str,
+}
+
+/// The archive pointer of a delivery that routes no files (a future namespace, a body
+/// that does not fit): `DetailType` the event when it is a non-empty string of at most
+/// 128 characters, else `_none`; `Detail` `{"event", "eventId", "archived", "files",
+/// "receivedAt"}`. Over the size limit (only an `event` that is not a string can take it
+/// there) `event` and `files` are `null` and `"resultOmitted": true` is added.
+pub fn pointer_entry(delivery: &Delivery<'_>, archived: Archived<'_>) -> Entry {
+    let event = delivery.event_raw();
+    let detail_type = event
+        .and_then(|e| e.as_str())
+        .filter(|name| !name.is_empty() && name.chars().count() <= MAX_DETAIL_TYPE_CHARS);
+    let detail_type = detail_type.as_deref().unwrap_or(NONE);
+    let files = delivery.result_bytes().map(count_elements).unwrap_or(0);
+    let render = |omit: bool| {
+        let mut out = Vec::with_capacity(256 + event.map_or(0, |e| e.bytes().len()));
+        out.extend_from_slice(b"{\"event\":");
+        match event {
+            Some(e) if !omit => out.extend_from_slice(e.bytes()),
+            _ => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"eventId\":");
+        write_string(&mut out, archived.event_id.as_bytes());
+        out.extend_from_slice(b",\"archived\":{\"bucket\":");
+        write_string(&mut out, archived.bucket.as_bytes());
+        out.extend_from_slice(b",\"key\":");
+        write_string(&mut out, archived.key.as_bytes());
+        out.extend_from_slice(b"},\"files\":");
+        if omit {
+            out.extend_from_slice(b"null");
+        } else {
+            out.extend_from_slice(files.to_string().as_bytes());
+        }
+        out.extend_from_slice(b",\"receivedAt\":");
+        write_string(&mut out, archived.received_at.as_bytes());
+        if omit {
+            out.extend_from_slice(b",\"resultOmitted\":true");
+        }
+        out.push(b'}');
+        // Slices of a UTF-8 body cut at token boundaries, and escaped strings: UTF-8.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    };
+    let full = render(false);
+    let (detail, omitted) = if size_of(detail_type, &full) <= MAX_ENTRY_BYTES {
+        (full, false)
+    } else {
+        (render(true), true)
+    };
+    Entry::new(detail_type, detail, archived.received_at, archived.event_id, omitted)
+}
+
+/// The number of elements of `result` when it is an array, else 0.
+fn count_elements(result: &[u8]) -> usize {
+    let mut sc = Scanner::new(result).ok();
+    let Some(sc) = sc.as_mut() else { return 0 };
+    if sc.peek().ok() != Some(Kind::Array) {
+        return 0;
+    }
+    let Ok(mut array) = sc.array_start() else { return 0 };
+    let mut n = 0;
+    while let Ok(true) = sc.next_element(&mut array) {
+        if sc.skip_value(1).is_err() {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Every entry a planned delivery puts: one per file of a routed delivery (none for
+/// `result: []`), in entry order, or one archive pointer for any other delivery.
+///
+/// `plan` must have been made from `delivery`, so that its file objects stand in entry
+/// order; `bucket` is the bucket the plan writes to.
+pub fn entries(delivery: &Delivery<'_>, plan: &Plan, bucket: &str) -> Vec<Entry> {
+    match delivery.route() {
+        Route::Files(kind, files) => files
+            .iter()
+            .zip(&plan.files)
+            .map(|(entry, put)| {
+                let at = Pointer {
+                    bucket,
+                    key: &put.key,
+                    received_at: &put.received_at,
+                };
+                file_entry(kind, entry, &put.event_id, at)
+            })
+            .collect(),
+        Route::ArchiveOnly => {
+            let archived = Archived {
+                bucket,
+                key: &plan.archive.key,
+                event_id: &plan.archive.event_id,
+                received_at: &plan.archive.received_at,
+            };
+            vec![pointer_entry(delivery, archived)]
+        }
+    }
+}
+
+/// Groups entries into `PutEvents` calls, in order: at most [`MAX_BATCH_ENTRIES`] each
+/// and [`MAX_ENTRY_BYTES`] in all.
+pub fn batches(entries: &[Entry]) -> Vec<Vec<&Entry>> {
+    let mut out: Vec<(Vec<&Entry>, usize)> = Vec::new();
+    for e in entries {
+        let size = e.size();
+        match out.last_mut() {
+            Some((batch, total)) if batch.len() < MAX_BATCH_ENTRIES && *total + size <= MAX_ENTRY_BYTES => {
+                batch.push(e);
+                *total += size;
+            }
+            _ => out.push((vec![e], size)),
+        }
+    }
+    out.into_iter().map(|(batch, _)| batch).collect()
+}
+
+/// Puts entries on an event bus (EventBridge in production).
+pub trait EventBus: Send + Sync {
+    /// Puts at most [`MAX_BATCH_ENTRIES`] entries of at most [`MAX_ENTRY_BYTES`] in all in
+    /// one call; succeeds only if every entry was accepted.
+    fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send;
+}
+
+impl<T: EventBus> EventBus for Arc<T> {
+    fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        T::put(self, entries)
+    }
+}
+
+/// Puts every entry, in [`batches`], at most `max_in_flight` calls at once; the number of
+/// entries put, or the first failure.
+pub async fn put_all<B: EventBus>(bus: &B, entries: &[Entry], max_in_flight: usize) -> Result<usize, DownstreamError> {
+    let batches = batches(entries);
+    stream::iter(batches.iter().map(|batch| bus.put(batch)))
+        .buffer_unordered(max_in_flight.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Prefix;
+    use crate::message::{build, Topic, MAX_MESSAGE_BYTES};
+    use crate::plan::Destination;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    fn plan_of(body: &str) -> (Bytes, Plan) {
+        let body = Bytes::from(body.to_owned());
+        let d = Delivery::parse(&body).unwrap();
+        let to = Destination {
+            bucket: "bkt".into(),
+            prefix: Prefix::default(),
+        };
+        let plan = Plan::new(&body, &d, &to, time::OffsetDateTime::UNIX_EPOCH);
+        (body, plan)
+    }
+
+    fn entries_of(body: &str) -> Vec<Entry> {
+        let (bytes, plan) = plan_of(body);
+        let d = Delivery::parse(&bytes).unwrap();
+        entries(&d, &plan, "bkt")
+    }
+
+    fn json(s: &str) -> serde_json::Value {
+        serde_json::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn every_routed_event_puts_one_entry_per_file_with_its_message() {
+        for kind in EventKind::ALL {
+            let body = format!(
+                r#"{{"event":"{}","result":[{{"extractionId":"e","fileId":"f1","result":{{"n":1.50}},"error":"bad"}},{{"fileId":"f2"}}]}}"#,
+                kind.name()
+            );
+            let (bytes, plan) = plan_of(&body);
+            let d = Delivery::parse(&bytes).unwrap();
+            let got = entries(&d, &plan, "bkt");
+            assert_eq!(got.len(), 2, "{kind:?}");
+            let first = &got[0];
+            assert_eq!(first.detail_type, kind.name());
+            assert_eq!(first.time, "1970-01-01T00:00:00.000Z");
+            assert_eq!(first.event_id, plan.files[0].event_id);
+            assert!(!first.result_omitted);
+            let v = json(&first.detail);
+            assert_eq!(v["eventId"], plan.files[0].event_id.as_str());
+            assert_eq!(v["s3"]["key"], plan.files[0].key.as_str());
+            assert_eq!(v["receivedAt"], "1970-01-01T00:00:00.000Z");
+            if kind == EventKind::Failed {
+                assert_eq!(v["error"], "bad");
+                assert!(v.get("result").is_none());
+            } else {
+                // The result's bytes as sent: 1.50 stays 1.50.
+                assert!(first.detail.contains(r#""result":{"n":1.50}"#), "{}", first.detail);
+                assert!(v.get("error").is_none());
+            }
+            assert!(v["fileName"].is_null());
+        }
+    }
+
+    #[test]
+    fn the_detail_is_byte_equal_to_the_sns_message_where_both_exist() {
+        for event in ["extraction.confirmed", "extraction.failed"] {
+            let body = format!(
+                r#"{{"event":"{event}","result":[{{"extractionId":"e","batchId":7,"fileId":"f","status":"s","result":{{"a":[1,2]}},"error":"x","url":"u","fileName":"n"}}]}}"#
+            );
+            let (bytes, plan) = plan_of(&body);
+            let d = Delivery::parse(&bytes).unwrap();
+            assert_eq!(entries(&d, &plan, "bkt")[0].detail, plan.messages[0].body);
+        }
+    }
+
+    #[test]
+    fn an_empty_routed_delivery_puts_nothing() {
+        assert!(entries_of(r#"{"event":"extraction.confirmed","result":[]}"#).is_empty());
+    }
+
+    #[test]
+    fn other_deliveries_put_one_archive_pointer() {
+        let (bytes, plan) = plan_of(r#"{"event":"classification.processed","result":[{"a":1},2,[3]]}"#);
+        let d = Delivery::parse(&bytes).unwrap();
+        let got = entries(&d, &plan, "bkt");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].detail_type, "classification.processed");
+        assert_eq!(got[0].event_id, plan.archive.event_id);
+        assert_eq!(
+            got[0].detail,
+            format!(
+                r#"{{"event":"classification.processed","eventId":"{}","archived":{{"bucket":"bkt","key":"{}"}},"files":3,"receivedAt":"1970-01-01T00:00:00.000Z"}}"#,
+                plan.archive.event_id, plan.archive.key
+            )
+        );
+        // A routed event whose body does not fit points at the archive too.
+        let unfit = &entries_of(r#"{"event":"extraction.confirmed","result":[{"a":1},"x"]}"#)[0];
+        assert_eq!(unfit.detail_type, "extraction.confirmed");
+        assert_eq!(json(&unfit.detail)["files"], 2);
+    }
+
+    #[test]
+    fn a_pointer_detail_type_is_the_event_only_when_eventbridge_can_carry_it() {
+        let long = "é".repeat(MAX_DETAIL_TYPE_CHARS);
+        let longer = "é".repeat(MAX_DETAIL_TYPE_CHARS + 1);
+        for (event, detail_type, files) in [
+            (format!(r#""{long}""#), long.as_str(), 0),
+            (format!(r#""{longer}""#), NONE, 0),
+            (r#""""#.to_owned(), NONE, 0),
+            ("7".to_owned(), NONE, 0),
+            (r#""a\ud800""#.to_owned(), NONE, 0),
+            (r#"{"x":[1]}"#.to_owned(), NONE, 0),
+        ] {
+            let got = &entries_of(&format!(r#"{{"event":{event},"result":{{}}}}"#))[0];
+            assert_eq!(got.detail_type, detail_type, "{event}");
+            // The event as sent, whatever its kind (a lone surrogate's escape included).
+            assert!(
+                got.detail.starts_with(&format!(r#"{{"event":{event},"#)),
+                "{}",
+                got.detail
+            );
+            assert!(got.detail.contains(&format!(r#""files":{files},"#)), "{}", got.detail);
+        }
+        let none = &entries_of(r#"{"result":[{}]}"#)[0];
+        assert_eq!(none.detail_type, NONE);
+        assert!(json(&none.detail)["event"].is_null());
+    }
+
+    #[test]
+    fn an_oversized_result_is_claim_checked_and_the_sns_limit_is_not_the_entry_limit() {
+        // GIVEN a processed entry whose result alone passes the entry limit
+        let big = format!(
+            r#"{{"event":"extraction.processed","result":[{{"extractionId":"e","result":{{"t":"{}"}}}}]}}"#,
+            "x".repeat(MAX_ENTRY_BYTES)
+        );
+        let e = &entries_of(&big)[0];
+        // THEN the entry carries no result and says so, within the limit
+        assert!(e.result_omitted && e.size() <= MAX_ENTRY_BYTES);
+        let v = json(&e.detail);
+        assert_eq!(v["resultOmitted"], true);
+        assert!(v.get("result").is_none());
+        assert_eq!(v["extractionId"], "e");
+    }
+
+    #[test]
+    fn an_entry_of_exactly_the_limit_keeps_its_result() {
+        // GIVEN a confirmed entry padded so that the entry is exactly 262,144 bytes
+        let probe = &entries_of(r#"{"event":"extraction.confirmed","result":[{"result":""}]}"#)[0];
+        let pad = MAX_ENTRY_BYTES - probe.size();
+        let body = format!(
+            r#"{{"event":"extraction.confirmed","result":[{{"result":"{}"}}]}}"#,
+            "y".repeat(pad)
+        );
+        let e = &entries_of(&body)[0];
+        assert_eq!(e.size(), MAX_ENTRY_BYTES);
+        assert!(!e.result_omitted);
+        // AND one byte more omits it.
+        let body = body.replacen("yy", "yyy", 1);
+        assert!(entries_of(&body)[0].result_omitted);
+    }
+
+    #[test]
+    fn huge_ids_fall_back_to_nulls() {
+        let big = format!(
+            r#"{{"event":"extraction.failed","result":[{{"fileName":"{}","error":"e"}}]}}"#,
+            "n".repeat(MAX_ENTRY_BYTES)
+        );
+        let e = &entries_of(&big)[0];
+        assert!(e.result_omitted && e.size() <= MAX_ENTRY_BYTES);
+        let v = json(&e.detail);
+        assert!(v["fileName"].is_null() && v["error"].is_null());
+        assert_eq!(v["event"], "extraction.failed");
+        assert!(v["s3"]["key"].is_string() && v["receivedAt"].is_string());
+    }
+
+    #[test]
+    fn an_oversized_event_in_a_pointer_is_nulled() {
+        let body = format!(r#"{{"event":["{}"]}}"#, "z".repeat(MAX_ENTRY_BYTES));
+        let e = &entries_of(&body)[0];
+        assert!(e.result_omitted && e.size() <= MAX_ENTRY_BYTES);
+        let v = json(&e.detail);
+        assert!(v["event"].is_null() && v["files"].is_null());
+        assert_eq!(v["resultOmitted"], true);
+        assert!(v["archived"]["key"].is_string());
+    }
+
+    #[test]
+    fn a_large_confirmed_entry_is_the_same_text_on_both_sides() {
+        // The SNS limit counts attributes, the entry limit does not: within a few hundred
+        // bytes of the limit the two may differ, each following its own rule; below, equal.
+        let body = format!(
+            r#"{{"event":"extraction.confirmed","result":[{{"extractionId":"e","result":"{}"}}]}}"#,
+            "q".repeat(MAX_MESSAGE_BYTES - 1_000)
+        );
+        let (bytes, plan) = plan_of(&body);
+        let d = Delivery::parse(&bytes).unwrap();
+        let Route::Files(kind, files) = d.route() else {
+            panic!("not routed")
+        };
+        let at = Pointer {
+            bucket: "bkt",
+            key: &plan.files[0].key,
+            received_at: &plan.files[0].received_at,
+        };
+        let m = build(kind, Topic::Confirmed, &files[0], &plan.files[0].event_id, at);
+        let e = file_entry(kind, &files[0], &plan.files[0].event_id, at);
+        assert!(!m.result_omitted && !e.result_omitted);
+        assert_eq!(m.body, e.detail);
+    }
+
+    fn sized(n: usize) -> Entry {
+        let mut e = Entry::new("t", String::new(), "x", &format!("id{n}"), false);
+        e.detail = "d".repeat(n.saturating_sub(e.size()));
+        e
+    }
+
+    proptest! {
+        #[test]
+        fn batches_keep_order_count_and_total_size(sizes in prop::collection::vec(40usize..=MAX_ENTRY_BYTES, 0..40)) {
+            let entries: Vec<Entry> = sizes.iter().map(|&n| sized(n)).collect();
+            let got = batches(&entries);
+            // Every entry once, in order.
+            let flat: Vec<*const Entry> = got.iter().flatten().map(|e| *e as *const Entry).collect();
+            let want: Vec<*const Entry> = entries.iter().map(|e| e as *const Entry).collect();
+            prop_assert_eq!(flat, want);
+            for batch in &got {
+                prop_assert!(!batch.is_empty() && batch.len() <= MAX_BATCH_ENTRIES);
+                prop_assert!(batch.iter().map(|e| e.size()).sum::<usize>() <= MAX_ENTRY_BYTES);
+            }
+            // Greedy: a batch closed early could not have taken the next entry.
+            for pair in got.windows(2) {
+                let total: usize = pair[0].iter().map(|e| e.size()).sum();
+                prop_assert!(pair[0].len() == MAX_BATCH_ENTRIES || total + pair[1][0].size() > MAX_ENTRY_BYTES);
+            }
+        }
+
+        #[test]
+        fn every_entry_fits_and_keeps_what_fits(
+            pad in 0usize..(MAX_ENTRY_BYTES + 400),
+            name_pad in 0usize..300,
+            failed in any::<bool>(),
+        ) {
+            let event = if failed { "extraction.failed" } else { "extraction.edited" };
+            let body = format!(
+                r#"{{"event":"{event}","result":[{{"fileName":"{}","result":"{}","error":"{}"}}]}}"#,
+                "n".repeat(name_pad),
+                "r".repeat(pad),
+                "r".repeat(pad),
+            );
+            let e = &entries_of(&body)[0];
+            prop_assert!(e.size() <= MAX_ENTRY_BYTES);
+            let v = json(&e.detail);
+            prop_assert_eq!(v["resultOmitted"] == true, e.result_omitted);
+            // The full message is only left out when it would not fit.
+            let (bytes, plan) = plan_of(&body);
+            let d = Delivery::parse(&bytes).unwrap();
+            let Route::Files(kind, files) = d.route() else { panic!("not routed") };
+            let at = Pointer { bucket: "bkt", key: &plan.files[0].key, received_at: &plan.files[0].received_at };
+            let full = render(kind, &plan.files[0].event_id, &files[0], at, Omit::Nothing);
+            prop_assert_eq!(e.result_omitted, size_of(event, &full) > MAX_ENTRY_BYTES);
+            if !e.result_omitted {
+                prop_assert_eq!(&e.detail, &full);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn put_all_puts_every_entry_in_batches_and_reports_a_failed_entry() {
+        let entries: Vec<Entry> = (0..23).map(|i| sized(100 + i)).collect();
+        let bus = MemoryBus::default();
+        assert_eq!(put_all(&bus, &entries, 4).await.unwrap(), 23);
+        assert_eq!(bus.entries(), entries);
+        assert_eq!(bus.calls(), 3);
+
+        // One failed entry fails the put, with a count of one; the rest of its call is put,
+        // as EventBridge does.
+        let bus = MemoryBus::with_faults(BusFaults {
+            fail_event_id: Some("id115".into()),
+            ..BusFaults::default()
+        });
+        let err = put_all(&bus, &entries, 1).await.unwrap_err();
+        assert!(matches!(err, DownstreamError::PutEvents { count: 1, .. }), "{err:?}");
+        assert_eq!(bus.entries().len(), 19, "the first call's 10 and the second's other 9");
+
+        // A whole call failing is a failure too; nothing is recorded.
+        let bus = MemoryBus::with_faults(BusFaults {
+            put: true,
+            ..BusFaults::default()
+        });
+        let err = put_all(&bus, &entries[..3], 4).await.unwrap_err();
+        assert!(matches!(err, DownstreamError::PutEvents { count: 3, .. }), "{err:?}");
+        assert!(bus.entries().is_empty());
+    }
+}
