@@ -89,6 +89,7 @@ mod tests {
 struct Totals {
     deliveries: usize,
     objects: usize,
+    superseded: usize,
     published: usize,
     failed: usize,
 }
@@ -145,6 +146,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
             Ok(done) => {
                 totals.deliveries += 1;
                 totals.objects += done.outcome.objects;
+                totals.superseded += done.outcome.superseded;
                 totals.published += done.outcome.published;
             }
             Err((_, e)) => {
@@ -156,8 +158,8 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
     eprintln!();
     let verb = if args.dry_run { "would replay" } else { "replayed" };
     println!(
-        "{verb} {} deliveries: {} objects written, {} messages published, {} failed",
-        totals.deliveries, totals.objects, totals.published, totals.failed
+        "{verb} {} deliveries: {} objects written, {} superseded by a newer delivery, {} messages published, {} failed",
+        totals.deliveries, totals.objects, totals.superseded, totals.published, totals.failed
     );
     Ok(if totals.failed == 0 {
         ExitCode::SUCCESS

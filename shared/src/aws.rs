@@ -7,7 +7,9 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::keys::metadata;
 use crate::message::{Message, Topic};
-use crate::pipeline::{DownstreamError, EventPublisher, RedriveQueue, ResultStore, StoredObject};
+use crate::pipeline::{
+    Condition, DownstreamError, EventPublisher, ObjectMeta, RedriveQueue, ResultStore, StoredObject, Written,
+};
 use crate::plan::Put;
 
 /// Stores result objects in one S3 bucket.
@@ -28,8 +30,9 @@ impl S3ResultStore {
 }
 
 impl ResultStore for S3ResultStore {
-    async fn put(&self, put: &Put) -> Result<(), DownstreamError> {
-        self.client
+    async fn put(&self, put: &Put, condition: &Condition) -> Result<Written, DownstreamError> {
+        let request = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(&put.key)
@@ -37,14 +40,40 @@ impl ResultStore for S3ResultStore {
             .content_type("application/json")
             .metadata(metadata::EVENT, &put.event)
             .metadata(metadata::EVENT_ID, &put.event_id)
-            .metadata(metadata::RECEIVED_AT, &put.received_at)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| DownstreamError::Store {
+            .metadata(metadata::RECEIVED_AT, &put.received_at);
+        let request = match condition {
+            Condition::Absent => request.if_none_match("*"),
+            Condition::Matches(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Written::Stored),
+            // 412 PreconditionFailed; 409 ConditionalRequestConflict when another
+            // conditional write of the key was in progress: both are decided again.
+            Err(e) if matches!(e.raw_response().map(|r| r.status().as_u16()), Some(409 | 412)) => Ok(Written::Refused),
+            Err(e) => Err(DownstreamError::Store {
                 key: put.key.clone(),
                 reason: DisplayErrorContext(&e).to_string(),
-            })
+            }),
+        }
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, DownstreamError> {
+        let out = match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+            Err(e) => {
+                return Err(DownstreamError::Read {
+                    key: key.to_owned(),
+                    reason: DisplayErrorContext(&e).to_string(),
+                })
+            }
+        };
+        let meta = |name: &str| out.metadata().and_then(|m| m.get(name)).cloned();
+        Ok(Some(ObjectMeta {
+            etag: out.e_tag().unwrap_or_default().to_owned(),
+            event_id: meta(metadata::EVENT_ID),
+            received_at: meta(metadata::RECEIVED_AT),
+        }))
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, DownstreamError> {

@@ -4,8 +4,9 @@
 //! Data flows one way: [`signature`] authenticates the body, [`delivery`] reads it,
 //! [`plan`] turns it into writes and messages, and [`pipeline`] executes the plan
 //! through its ports (with AWS adapters in `aws`, behind the `aws` feature, and in-memory
-//! ones in `memory`, behind the `memory` feature). [`redrive`] completes archived
-//! deliveries through the same ports.
+//! ones in `memory`, behind the `memory` feature), each file object written only over an
+//! older delivery ([`newest`]). [`redrive`] completes archived deliveries through the
+//! same ports.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "aws")]
@@ -19,6 +20,7 @@ pub mod keys;
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub mod message;
+pub mod newest;
 pub mod pipeline;
 pub mod plan;
 pub mod redrive;

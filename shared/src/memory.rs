@@ -1,13 +1,20 @@
 //! In-memory adapters of every port, beside the AWS ones: one [`Memory`] is a bucket, both
 //! topics and the redrive queue at once, with failure injection and a count of requests in
 //! flight. The unit tests, the fuzz targets and the benches all use it (feature `memory`).
+//!
+//! The bucket keeps S3's conditional writes as S3 does (docs/contract.md §9): every
+//! stored object gets a new ETag, `If-None-Match: *` is refused where the key holds an
+//! object, `If-Match` unless it holds the object of that ETag, and a refused write
+//! stores nothing.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::message::{Message, Topic};
-use crate::pipeline::{DownstreamError, EventPublisher, RedriveQueue, ResultStore, StoredObject};
+use crate::pipeline::{
+    Condition, DownstreamError, EventPublisher, ObjectMeta, RedriveQueue, ResultStore, StoredObject, Written,
+};
 use crate::plan::Put;
 
 /// What to make fail (or never finish); every field off by default.
@@ -17,7 +24,7 @@ pub struct Faults {
     pub put_containing: Option<String>,
     /// Puts whose key contains this never finish (a store slower than any deadline).
     pub stall_put_containing: Option<String>,
-    /// Every read fails.
+    /// Every read (of an object or its metadata) fails.
     pub get: bool,
     /// Every publish fails.
     pub publish: bool,
@@ -25,11 +32,16 @@ pub struct Faults {
     pub stall_publish: bool,
     /// Every queue message fails.
     pub queue: bool,
+    /// The next this many writes are refused as if another writer had just won (S3's
+    /// `409 ConditionalRequestConflict`), storing nothing; each refusal counts one down.
+    pub conflicts: usize,
 }
 
 /// One stored object, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
+    /// The ETag, new for every write (set by the store).
+    pub etag: String,
     /// The bytes.
     pub body: bytes::Bytes,
     /// User metadata `event`.
@@ -45,6 +57,7 @@ pub struct Object {
 pub struct Memory {
     objects: Mutex<BTreeMap<String, Object>>,
     puts: AtomicUsize,
+    etags: AtomicUsize,
     messages: Mutex<Vec<(Topic, Message)>>,
     queued: Mutex<Vec<String>>,
     faults: Mutex<Faults>,
@@ -101,13 +114,27 @@ impl Memory {
         self.published_before_stored.load(Ordering::SeqCst)
     }
 
-    /// Stores an object directly, as an operator (or an earlier run) would have.
-    pub fn insert(&self, key: &str, object: Object) {
+    /// Stores an object directly, unconditionally, as an operator (or an earlier run)
+    /// would have; it gets a new ETag.
+    pub fn insert(&self, key: &str, mut object: Object) {
+        object.etag = self.new_etag();
         lock(&self.objects).insert(key.to_owned(), object);
+    }
+
+    fn new_etag(&self) -> String {
+        format!("\"{}\"", self.etags.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
     fn faults(&self) -> Faults {
         lock(&self.faults).clone()
+    }
+
+    /// Takes one injected conflict, if any are left.
+    fn take_conflict(&self) -> bool {
+        let mut faults = lock(&self.faults);
+        let conflict = faults.conflicts > 0;
+        faults.conflicts = faults.conflicts.saturating_sub(1);
+        conflict
     }
 
     /// Counts one request in flight while `work` runs, after one yield so concurrent
@@ -138,7 +165,7 @@ async fn yield_once() {
 }
 
 impl ResultStore for Memory {
-    async fn put(&self, put: &Put) -> Result<(), DownstreamError> {
+    async fn put(&self, put: &Put, condition: &Condition) -> Result<Written, DownstreamError> {
         let faults = self.faults();
         if faults.stall_put_containing.is_some_and(|k| put.key.contains(&k)) {
             return std::future::pending().await;
@@ -150,15 +177,47 @@ impl ResultStore for Memory {
                     reason: "injected fault".into(),
                 });
             }
+            if self.take_conflict() {
+                return Ok(Written::Refused);
+            }
+            let mut objects = lock(&self.objects);
+            let held = objects.get(&put.key).map(|o| o.etag.as_str());
+            let holds = match condition {
+                Condition::Absent => held.is_none(),
+                Condition::Matches(etag) => held == Some(etag.as_str()),
+            };
+            if !holds {
+                return Ok(Written::Refused);
+            }
             let object = Object {
+                etag: self.new_etag(),
                 body: put.body.clone(),
                 event: put.event.clone(),
                 event_id: put.event_id.clone(),
                 received_at: put.received_at.clone(),
             };
-            lock(&self.objects).insert(put.key.clone(), object);
+            objects.insert(put.key.clone(), object);
             self.puts.fetch_add(1, Ordering::SeqCst);
-            Ok(())
+            Ok(Written::Stored)
+        })
+        .await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, DownstreamError> {
+        let faults = self.faults();
+        self.request(|| {
+            if faults.get {
+                return Err(DownstreamError::Read {
+                    key: key.to_owned(),
+                    reason: "injected fault".into(),
+                });
+            }
+            let meta = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+            Ok(lock(&self.objects).get(key).map(|o| ObjectMeta {
+                etag: o.etag.clone(),
+                event_id: meta(&o.event_id),
+                received_at: meta(&o.received_at),
+            }))
         })
         .await
     }

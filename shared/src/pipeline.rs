@@ -1,13 +1,15 @@
 //! The ports the plan is carried out through, and the fan-out that drives them
-//! (docs/contract.md §5 and §8).
+//! (docs/contract.md §5, §8 and §9).
 //!
-//! The archive copy and the file objects are written concurrently; only once every one
-//! of them is stored are messages published, in batches, so no message ever points at an
-//! object that is not stored yet. A deadline stops the waiting for file objects and
-//! messages, never for the archive copy: once it is stored the delivery is durable.
+//! The archive copy is written first: once it is stored the delivery is durable, and its
+//! answer fixes the receipt time that orders the delivery against others of the same
+//! files. The file objects are then written concurrently, each only over an older
+//! delivery; only once every one is decided are messages published, in batches, so no
+//! message ever points at an object that is not stored yet. A deadline stops the waiting
+//! for file objects and messages, never for the archive copy.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -15,7 +17,8 @@ use futures::future::{self, Either};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::message::{Message, Topic, MAX_MESSAGE_BYTES};
-use crate::plan::{Plan, Put};
+use crate::newest::{self, FileWrite};
+use crate::plan::{Destination, Plan, Put};
 
 /// SNS's limit on messages in one `PublishBatch`.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -81,10 +84,43 @@ pub struct StoredObject {
     pub received_at: Option<String>,
 }
 
-/// Stores result objects (S3 in production) and reads archived deliveries back.
+/// What a key holds, without its bytes (S3 `HeadObject`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The object's ETag, for an `If-Match` write over it.
+    pub etag: String,
+    /// Its `event-id` user metadata, if it has one.
+    pub event_id: Option<String>,
+    /// Its `received-at` user metadata, if it has one.
+    pub received_at: Option<String>,
+}
+
+/// The condition a write is made under (docs/contract.md §9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Only where the key holds no object (`If-None-Match: *`).
+    Absent,
+    /// Only over the object of this ETag (`If-Match`).
+    Matches(String),
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The object is stored.
+    Stored,
+    /// The condition did not hold (`412`, or `409` under concurrent writers): nothing
+    /// was written.
+    Refused,
+}
+
+/// Stores result objects (S3 in production) and reads them back.
 pub trait ResultStore: Send + Sync {
-    /// Writes one object, replacing any object of the same key.
-    fn put(&self, put: &Put) -> impl Future<Output = Result<(), DownstreamError>> + Send;
+    /// Writes one object under `condition`.
+    fn put(&self, put: &Put, condition: &Condition) -> impl Future<Output = Result<Written, DownstreamError>> + Send;
+
+    /// Reads one object's metadata; `Ok(None)` when there is no object of that key.
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectMeta>, DownstreamError>> + Send;
 
     /// Reads one object; `Ok(None)` when there is no object of that key.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send;
@@ -104,8 +140,12 @@ pub trait RedriveQueue: Send + Sync {
 }
 
 impl<T: ResultStore> ResultStore for Arc<T> {
-    fn put(&self, put: &Put) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        T::put(self, put)
+    fn put(&self, put: &Put, condition: &Condition) -> impl Future<Output = Result<Written, DownstreamError>> + Send {
+        T::put(self, put, condition)
+    }
+
+    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectMeta>, DownstreamError>> + Send {
+        T::head(self, key)
     }
 
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send {
@@ -128,19 +168,13 @@ impl<T: RedriveQueue> RedriveQueue for Arc<T> {
 /// What a delivery's fan-out achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
-    /// Objects written, the archive copy included when it was written.
+    /// File objects written (superseded ones and ones already holding this delivery
+    /// are not).
     pub objects: usize,
+    /// File objects superseded: their key holds a newer delivery (docs/contract.md §9).
+    pub superseded: usize,
     /// Messages published.
     pub published: usize,
-}
-
-/// Whether [`execute`] writes the archive copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchiveCopy {
-    /// Write it (a live delivery).
-    Write,
-    /// It is already stored (a redrive reads it from there), so leave it as it is.
-    AlreadyStored,
 }
 
 /// Why the rest of a durable delivery stopped.
@@ -176,20 +210,45 @@ pub enum Incomplete {
     Durable(Stop),
 }
 
-/// Carries out a plan: the archive copy and the file objects concurrently (at most
-/// `max_in_flight` requests at once), then, once all are stored, the messages.
+/// Carries out a live delivery's plan (docs/contract.md §5, §8, §9): first the archive
+/// copy, whose answer fixes the receipt time (an exact repeat of a body archived under the
+/// same key takes the archived copy's, and is planned again with it from `body`), then
+/// [`execute`]. `deadline` never cuts the archive copy short; the body is let go of
+/// before the file objects are written, so the plan's slices are its last holders.
+#[allow(clippy::too_many_arguments)]
+pub async fn deliver<S: ResultStore, P: EventPublisher>(
+    plan: &mut Plan,
+    body: Bytes,
+    to: &Destination,
+    store: &S,
+    publisher: &P,
+    max_in_flight: usize,
+    deadline: impl Future<Output = ()>,
+) -> Result<Outcome, Incomplete> {
+    let first = newest::write_archive(store, &plan.archive)
+        .await
+        .map_err(Incomplete::NotDurable)?;
+    if let Some(again) = first.and_then(|at| plan.at_first_receipt(&body, to, &at)) {
+        *plan = again;
+    }
+    drop(body);
+    execute(plan, store, publisher, max_in_flight, deadline).await
+}
+
+/// Carries out a plan whose archive copy is stored: the file objects concurrently (at
+/// most `max_in_flight` requests at once), each only over an older delivery
+/// ([`newest::write_file`]), then, once all are decided, the messages of the files that
+/// were not superseded.
 ///
-/// `deadline` stops the waiting for file objects and messages (pass
-/// `std::future::pending()` for none); the archive copy is always waited for. Work still
-/// in flight when it stops is dropped; a retry of the same plan completes it.
+/// `deadline` stops the waiting (pass `std::future::pending()` for none). Work still in
+/// flight when it stops is dropped; a retry of the same plan completes it.
 ///
-/// Once every object is stored, the plan lets go of their bytes ([`Plan::is_stored`];
+/// Once every object is decided, the plan lets go of their bytes ([`Plan::is_stored`];
 /// keys, metadata and messages stay): a large delivery's body is not held while its
 /// messages are published, which is when the SDK's form-encoded `PublishBatch` requests
 /// take their memory. Carrying out a stored plan again only publishes.
 pub async fn execute<S: ResultStore, P: EventPublisher>(
     plan: &mut Plan,
-    archive: ArchiveCopy,
     store: &S,
     publisher: &P,
     max_in_flight: usize,
@@ -199,9 +258,12 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
     let mut deadline = pin!(deadline);
     let mut objects = 0;
     if !plan.is_stored() {
-        store_all(plan, archive, store, limit, deadline.as_mut()).await?;
-        plan.release_stored();
-        objects = plan.files.len() + usize::from(archive == ArchiveCopy::Write);
+        let writes = stream::iter(plan.files.iter().map(|put| newest::write_file(store, put)))
+            .buffered(limit)
+            .try_collect::<Vec<FileWrite>>();
+        let writes = until(writes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
+        objects = writes.iter().filter(|w| **w == FileWrite::Written).count();
+        plan.release_stored(&writes);
     }
 
     let batches = batches(&plan.messages);
@@ -217,58 +279,16 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
     until(publishes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
     Ok(Outcome {
         objects,
+        superseded: plan.superseded(),
         published: plan.messages.len(),
     })
 }
 
-/// The archive copy (unless already stored) and the file objects, at most `limit` at once.
-async fn store_all<S: ResultStore>(
-    plan: &Plan,
-    archive: ArchiveCopy,
-    store: &S,
-    limit: usize,
-    mut deadline: Pin<&mut impl Future<Output = ()>>,
-) -> Result<(), Incomplete> {
-    let write_archive = async {
-        match archive {
-            ArchiveCopy::Write => store.put(&plan.archive).await.map_err(Incomplete::NotDurable),
-            ArchiveCopy::AlreadyStored => Ok(()),
-        }
-    };
-    // With a limit of one, the archive copy goes first; otherwise it takes one of the slots.
-    let files_limit = if archive == ArchiveCopy::Write {
-        limit - 1
-    } else {
-        limit
-    }
-    .max(1);
-    let files = stream::iter(plan.files.iter().map(|put| store.put(put)))
-        .buffer_unordered(files_limit)
-        .try_collect::<()>();
-    let files_done = if limit == 1 {
-        write_archive.await?;
-        until(files, deadline.as_mut()).await
-    } else {
-        let files = pin!(until(files, deadline.as_mut()));
-        match future::select(pin!(write_archive), files).await {
-            Either::Left((archived, files)) => {
-                archived?;
-                files.await
-            }
-            Either::Right((files, archived)) => {
-                archived.await?;
-                files
-            }
-        }
-    };
-    files_done.map_err(Incomplete::Durable)
-}
-
 /// `work`, unless `deadline` comes first.
-async fn until(
-    work: impl Future<Output = Result<(), DownstreamError>>,
+async fn until<T>(
+    work: impl Future<Output = Result<T, DownstreamError>>,
     deadline: impl Future<Output = ()> + Unpin,
-) -> Result<(), Stop> {
+) -> Result<T, Stop> {
     match future::select(pin!(work), deadline).await {
         Either::Left((done, _)) => done.map_err(Stop::Failed),
         Either::Right(((), _)) => Err(Stop::Deadline),
@@ -300,7 +320,6 @@ mod tests {
     use crate::delivery::Delivery;
     use crate::keys::Prefix;
     use crate::memory::{Faults, Memory};
-    use crate::plan::Destination;
     use std::future::pending;
 
     fn plan(files: usize) -> Plan {
@@ -310,11 +329,26 @@ mod tests {
             entries.join(",")
         ));
         let d = Delivery::parse(&body).unwrap();
-        let to = Destination {
+        Plan::new(&body, &d, &dest(), time::OffsetDateTime::UNIX_EPOCH)
+    }
+
+    fn dest() -> Destination {
+        Destination {
             bucket: "b".into(),
             prefix: Prefix::default(),
-        };
-        Plan::new(&body, &d, &to, time::OffsetDateTime::UNIX_EPOCH)
+        }
+    }
+
+    /// A live delivery of `plan`: its archive copy, then the rest.
+    async fn live(
+        plan: &mut Plan,
+        store: &Memory,
+        publisher: &Memory,
+        limit: usize,
+        deadline: impl Future<Output = ()>,
+    ) -> Result<Outcome, Incomplete> {
+        let body = plan.archive.body.clone();
+        deliver(plan, body, &dest(), store, publisher, limit, deadline).await
     }
 
     fn faults(f: impl FnOnce(&mut Faults)) -> Memory {
@@ -328,11 +362,11 @@ mod tests {
         plan: &'a mut Plan,
         memory: &'a Memory,
     ) -> impl Future<Output = Result<Outcome, Incomplete>> + 'a {
-        execute(plan, ArchiveCopy::Write, memory, memory, 16, std::future::ready(()))
+        live(plan, memory, memory, 16, std::future::ready(()))
     }
 
     async fn run(plan: &Plan, memory: &Memory, limit: usize) -> Result<Outcome, Incomplete> {
-        execute(&mut plan.clone(), ArchiveCopy::Write, memory, memory, limit, pending()).await
+        live(&mut plan.clone(), memory, memory, limit, pending()).await
     }
 
     #[tokio::test]
@@ -343,7 +377,8 @@ mod tests {
         assert_eq!(
             outcome,
             Outcome {
-                objects: 24,
+                objects: 23,
+                superseded: 0,
                 published: 23
             }
         );
@@ -359,9 +394,7 @@ mod tests {
         // GIVEN a publish that fails after every object is stored,
         let failing = faults(|f| f.publish = true);
         let mut plan = plan(3);
-        let err = execute(&mut plan, ArchiveCopy::Write, &failing, &failing, 4, pending())
-            .await
-            .unwrap_err();
+        let err = live(&mut plan, &failing, &failing, 4, pending()).await.unwrap_err();
         assert!(
             matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
             "{err:?}"
@@ -378,13 +411,12 @@ mod tests {
         );
         // AND carrying it out again publishes without writing (empty) objects.
         let healthy = Memory::default();
-        let outcome = execute(&mut plan, ArchiveCopy::Write, &healthy, &healthy, 4, pending())
-            .await
-            .unwrap();
+        let outcome = execute(&mut plan, &healthy, &healthy, 4, pending()).await.unwrap();
         assert_eq!(
             outcome,
             Outcome {
                 objects: 0,
+                superseded: 0,
                 published: 3
             }
         );
@@ -396,9 +428,7 @@ mod tests {
     async fn a_plan_whose_objects_are_not_all_stored_keeps_the_body_for_a_retry() {
         let failing = faults(|f| f.put_containing = Some("/f1/".into()));
         let mut plan = plan(3);
-        let err = execute(&mut plan, ArchiveCopy::Write, &failing, &failing, 4, pending())
-            .await
-            .unwrap_err();
+        let err = live(&mut plan, &failing, &failing, 4, pending()).await.unwrap_err();
         assert!(
             matches!(&err, Incomplete::Durable(s) if s.reason() == "store"),
             "{err:?}"
@@ -406,13 +436,12 @@ mod tests {
         assert!(!plan.is_stored());
         assert!(plan.files.iter().all(|p| !p.body.is_empty()));
         let healthy = Memory::default();
-        let outcome = execute(&mut plan, ArchiveCopy::Write, &healthy, &healthy, 4, pending())
-            .await
-            .unwrap();
+        let outcome = execute(&mut plan, &healthy, &healthy, 4, pending()).await.unwrap();
         assert_eq!(
             outcome,
             Outcome {
-                objects: 4,
+                objects: 3,
+                superseded: 0,
                 published: 3
             }
         );
@@ -487,7 +516,7 @@ mod tests {
         let deadline = async move {
             let _ = rx.await;
         };
-        let run = execute(&mut plan, ArchiveCopy::Write, &memory, &memory, 16, deadline);
+        let run = live(&mut plan, &memory, &memory, 16, deadline);
         let (result, ()) = futures::join!(run, async move {
             tokio::task::yield_now().await;
             tokio::task::yield_now().await;
@@ -503,15 +532,14 @@ mod tests {
         let memory = Memory::default();
         let mut plan = plan(0);
         let outcome = past_deadline(&mut plan, &memory).await.unwrap();
-        assert_eq!(outcome.objects, 1);
+        assert_eq!(outcome.objects, 0);
+        assert_eq!(memory.objects().len(), 1, "the archive copy");
     }
 
     #[tokio::test]
     async fn an_already_stored_archive_copy_is_not_written_again() {
         let memory = Memory::default();
-        let outcome = execute(&mut plan(2), ArchiveCopy::AlreadyStored, &memory, &memory, 1, pending())
-            .await
-            .unwrap();
+        let outcome = execute(&mut plan(2), &memory, &memory, 1, pending()).await.unwrap();
         assert_eq!(outcome.objects, 2);
         assert!(!memory.objects().keys().any(|k| k.contains("_deliveries/")));
     }
@@ -526,9 +554,7 @@ mod tests {
                 m.body.push_str(&" ".repeat(pad));
             }
             let (store, topics) = (Memory::default(), Memory::default());
-            execute(&mut plan, ArchiveCopy::Write, &store, &topics, 16, pending())
-                .await
-                .unwrap();
+            live(&mut plan, &store, &topics, 16, pending()).await.unwrap();
             assert_eq!(topics.messages().len(), files);
             topics.peak_in_flight()
         }

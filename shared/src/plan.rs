@@ -8,6 +8,7 @@ use crate::delivery::{Delivery, Route};
 use crate::hex;
 use crate::keys::{archive_key, event_component, file_key, Prefix};
 use crate::message::{self, event_id, Message, Pointer, Topic};
+use crate::newest::FileWrite;
 
 /// Where results go: the parts of configuration the plan depends on.
 #[derive(Debug, Clone)]
@@ -40,11 +41,15 @@ pub struct Plan {
     pub archive: Put,
     /// One object per routed file entry, in entry order.
     pub files: Vec<Put>,
-    /// One message per confirmed or failed entry; each after its object.
+    /// One message per file of a confirmed or failed delivery, in file order (none for
+    /// the other events); each after its object. Once the objects are decided, only the
+    /// messages of files that were not superseded are left.
     pub messages: Vec<Message>,
-    /// Every object is stored and the plan has let go of their bytes
+    /// Every object is decided and the plan has let go of their bytes
     /// ([`Plan::release_stored`]): only the messages are left to do.
     stored: bool,
+    /// Per file, whether its key held a newer delivery (known once stored).
+    superseded: Vec<bool>,
 }
 
 /// The receipt time as every object and message of a delivery carries it: RFC 3339,
@@ -106,6 +111,7 @@ impl Plan {
                 files: Vec::new(),
                 messages: Vec::new(),
                 stored: false,
+                superseded: Vec::new(),
             };
         };
         let topic = Topic::for_event(kind);
@@ -136,18 +142,50 @@ impl Plan {
             files,
             messages,
             stored: false,
+            superseded: Vec::new(),
         }
     }
 
-    /// Whether every object is stored and its bytes released; carrying the plan out again
-    /// then only publishes its messages.
+    /// The plan of the same delivery received first at `first` (the `received-at` of the
+    /// archive copy an exact repeat found, docs/contract.md §9), from the body it was
+    /// planned from; `None` when the plan already has that time, or when `first` is not
+    /// a time of the same archive key (a copy this function did not write).
+    pub fn at_first_receipt(&self, body: &Bytes, to: &Destination, first: &str) -> Option<Plan> {
+        if first == self.archive.received_at {
+            return None;
+        }
+        let at = OffsetDateTime::parse(first, &time::format_description::well_known::Rfc3339).ok()?;
+        let delivery = Delivery::parse(body).ok()?;
+        let again = Plan::new(body, &delivery, to, at);
+        (again.archive.key == self.archive.key).then_some(again)
+    }
+
+    /// Whether every object is decided and its bytes released; carrying the plan out
+    /// again then only publishes its messages.
     pub fn is_stored(&self) -> bool {
         self.stored
     }
 
-    /// Marks every object stored and lets go of their bytes (slices of the body), so
-    /// nothing holds a large body while the messages go out.
-    pub(crate) fn release_stored(&mut self) {
+    /// Whether file `index`'s key held a newer delivery, so it was not written and gets
+    /// no message (known once the plan [`is_stored`](Plan::is_stored)).
+    pub fn is_superseded(&self, index: usize) -> bool {
+        self.superseded.get(index).copied().unwrap_or(false)
+    }
+
+    /// How many files were superseded.
+    pub fn superseded(&self) -> usize {
+        self.superseded.iter().filter(|s| **s).count()
+    }
+
+    /// Records what each file's write came to, drops the messages of superseded files,
+    /// and lets go of the objects' bytes (slices of the body), so nothing holds a large
+    /// body while the messages go out.
+    pub(crate) fn release_stored(&mut self, writes: &[FileWrite]) {
+        self.superseded = writes.iter().map(|w| *w == FileWrite::Superseded).collect();
+        if self.messages.len() == self.files.len() {
+            let mut superseded = self.superseded.iter();
+            self.messages.retain(|_| !superseded.next().copied().unwrap_or(false));
+        }
         self.archive.body = Bytes::new();
         for put in &mut self.files {
             put.body = Bytes::new();

@@ -5,7 +5,8 @@
 //! `received-at`. Planned again with that time, a delivery writes the same keys with the
 //! same bytes and metadata, and publishes the same messages (same `eventId`, same
 //! `receivedAt`) as its live `200` would have: subscribers de-duplicate them like any SNS
-//! retry.
+//! retry. Being ordered by that same receipt time, a redrive or replay of an older
+//! delivery never replaces a newer one (docs/contract.md §9).
 
 use std::future::pending;
 
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 use crate::delivery::{Delivery, EventKind, Route};
 use crate::json::{Kind, Scanner};
 use crate::keys::{ArchiveKey, Prefix};
-use crate::pipeline::{execute, ArchiveCopy, DownstreamError, EventPublisher, Incomplete, Outcome, ResultStore};
+use crate::pipeline::{execute, DownstreamError, EventPublisher, Incomplete, Outcome, ResultStore};
 use crate::plan::{Destination, Plan};
 
 /// Why an archived delivery could not be completed.
@@ -149,7 +150,8 @@ pub struct Completed {
 }
 
 /// Reads, plans and completes the delivery archived at `key`: writes every file object
-/// and publishes every message again (the archive copy is left as it is).
+/// that does not hold a newer delivery, and publishes the message of every file that was
+/// not superseded (docs/contract.md §9); the archive copy is left as it is.
 pub async fn complete<S: ResultStore, P: EventPublisher>(
     key: &str,
     to: &Destination,
@@ -161,16 +163,7 @@ pub async fn complete<S: ResultStore, P: EventPublisher>(
     let mut replan = archived.plan(to).map_err(|e| (None, e))?;
     // The plan's slices are all the body needed from here on (`execute` lets go of them).
     drop(archived);
-    match execute(
-        &mut replan.plan,
-        ArchiveCopy::AlreadyStored,
-        store,
-        publisher,
-        max_in_flight,
-        pending(),
-    )
-    .await
-    {
+    match execute(&mut replan.plan, store, publisher, max_in_flight, pending()).await {
         Ok(outcome) => Ok(Completed { replan, outcome }),
         Err(e) => Err((Some(replan), RedriveError::Incomplete(e))),
     }
@@ -198,7 +191,7 @@ mod tests {
         let body = Bytes::from_static(body);
         let plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at());
         let live = Memory::default();
-        execute(&mut plan.clone(), ArchiveCopy::Write, &live, &live, 4, pending())
+        crate::pipeline::deliver(&mut plan.clone(), body.clone(), &to(), &live, &live, 4, pending())
             .await
             .unwrap();
         let archive = Memory::default();
@@ -206,6 +199,7 @@ mod tests {
         archive.insert(
             &a.key,
             Object {
+                etag: String::new(),
                 body: a.body.clone(),
                 event: a.event.clone(),
                 event_id: a.event_id.clone(),

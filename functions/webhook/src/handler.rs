@@ -5,7 +5,7 @@
 //! in-memory adapters (`shared::memory`) and the function with S3, SNS and SQS. Every
 //! failure is an answer here, never a panic or an `Err`.
 
-use std::future::{pending, Future};
+use std::future::pending;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 use shared::delivery::{Delivery, EventKind, MalformedBody, Route};
 use shared::keys::event_component;
-use shared::pipeline::{execute, ArchiveCopy, DownstreamError, EventPublisher, Incomplete, RedriveQueue, ResultStore};
+use shared::pipeline::{deliver, DownstreamError, EventPublisher, Incomplete, Outcome, RedriveQueue, ResultStore};
 use shared::plan::{Destination, Plan};
 use shared::signature::{SignatureError, Verifier, SIGNATURE_HEADER};
 use time::OffsetDateTime;
@@ -170,6 +170,7 @@ pub(crate) struct Summary {
     pub(crate) authenticated: bool,
     pub(crate) files: usize,
     pub(crate) stored: usize,
+    pub(crate) superseded: usize,
     pub(crate) published: usize,
     pub(crate) queued: bool,
 }
@@ -202,6 +203,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             event = summary.event.as_deref(),
             files = summary.files,
             stored = summary.stored,
+            superseded = summary.superseded,
             published = summary.published,
             status = reply.status.as_u16(),
             "durationMs" = latency_ms,
@@ -212,6 +214,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             event: summary.kind,
             authenticated: summary.authenticated,
             files: summary.files,
+            superseded: summary.superseded,
             published: summary.published,
             delivered: reply.status == StatusCode::OK,
             queued: summary.queued,
@@ -265,11 +268,23 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             Some(r) => Either::Left(tokio::time::sleep_until((started + r.ack_deadline).into())),
             None => Either::Right(pending()),
         };
-        // From here the plan's slices hold the body; `execute` lets go of them once stored.
-        drop(body);
-        let stop = match self.fan_out(&mut plan, deadline).await {
-            Ok(published) => {
+        // The body goes to `deliver`, which lets go of it once the receipt time is known;
+        // from there the plan's slices hold it, until its objects are stored.
+        let fan_out = deliver(
+            &mut plan,
+            body,
+            &self.destination,
+            &self.store,
+            &self.publisher,
+            self.max_concurrency,
+            deadline,
+        );
+        let stop = match fan_out.await {
+            Ok(Outcome {
+                superseded, published, ..
+            }) => {
                 summary.stored = plan.files.len();
+                summary.superseded = superseded;
                 summary.published = published;
                 let stored = json!(plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>());
                 return Ok(Reply {
@@ -299,20 +314,6 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
                 summary.files
             ),
         })
-    }
-
-    /// Stores and publishes the plan, racing `deadline`; the messages published when done.
-    async fn fan_out(&self, plan: &mut Plan, deadline: impl Future<Output = ()>) -> Result<usize, Incomplete> {
-        let outcome = execute(
-            plan,
-            ArchiveCopy::Write,
-            &self.store,
-            &self.publisher,
-            self.max_concurrency,
-            deadline,
-        )
-        .await?;
-        Ok(outcome.published)
     }
 
     /// Checks the signature header; on a mismatch, once more with freshly read secrets

@@ -22,6 +22,8 @@ pub struct RequestMetrics {
     pub authenticated: bool,
     /// File entries routed by a live request.
     pub files: usize,
+    /// File objects superseded: their key held a newer delivery (docs/contract.md §9).
+    pub superseded: usize,
     /// Messages published.
     pub published: usize,
     /// A live delivery answered 200.
@@ -57,6 +59,7 @@ impl RequestMetrics {
             ("Deliveries", u64::from(self.delivered)),
             ("Queued", u64::from(self.queued)),
             ("Files", self.files as u64),
+            ("Superseded", self.superseded as u64),
             ("Published", self.published as u64),
             ("SignatureFailures", u64::from(self.signature_failure)),
             ("BadRequests", u64::from(self.bad_request)),

@@ -97,9 +97,9 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             }
             Err(e) => Err((None, e)),
         };
-        let (replan, published, error) = match done {
-            Ok(c) => (Some(c.replan), c.outcome.published, None),
-            Err((replan, e)) => (replan, 0, Some(e)),
+        let (replan, superseded, published, error) = match done {
+            Ok(c) => (Some(c.replan), c.outcome.superseded, c.outcome.published, None),
+            Err((replan, e)) => (replan, 0, 0, Some(e)),
         };
         let completed = error.is_none();
         if let Some(e) = &error {
@@ -116,6 +116,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             event,
             files = replan.as_ref().map_or(0, |r| r.files),
             stored = if completed { replan.as_ref().map_or(0, |r| r.plan.files.len()) } else { 0 },
+            superseded,
             published,
             status = if completed { 200 } else { 502 },
             "durationMs" = elapsed_ms(started),
@@ -126,6 +127,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
         RequestMetrics {
             event: replan.as_ref().and_then(|r| r.kind),
             authenticated: replan.is_some(),
+            superseded,
             published,
             redriven: completed,
             redrive_failure: !completed,
@@ -267,8 +269,9 @@ mod tests {
             ]))
             .await;
         assert_eq!(failed(&response), ["m0", "m1", "m2", "m3"]);
-        // Only the good record wrote: its two file objects.
-        assert_eq!(memory.puts(), puts + 2);
+        // Only the good record did anything: its two messages. Its file objects already
+        // held this very delivery, so nothing was written again (docs/contract.md §9).
+        assert_eq!(memory.puts(), puts);
         assert_eq!(memory.messages().len(), 2);
         // An empty batch, and an all-good one, answer an empty list.
         assert!(failed(&h.redrive(&SqsBatch::default()).await).is_empty());
