@@ -239,4 +239,172 @@ mod tests {
     fn repeat_at(key: &str, at: &str) -> Put {
         put(key, at, "body")
     }
+
+    /// Any interleaving of sends, exact repeats, redrives and replays of versions of one
+    /// file, sequential or concurrent, with refused writes injected.
+    mod interleavings {
+        use super::*;
+        use crate::delivery::Delivery;
+        use crate::keys::Prefix;
+        use crate::pipeline::{deliver, execute, Outcome};
+        use crate::plan::{Destination, Plan};
+        use proptest::prelude::*;
+        use std::future::pending;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// Extracta sends version `v` (a repeat, byte for byte, if it was sent before).
+            Send(usize),
+            /// Its archive copy is redriven or replayed (if it was sent).
+            Redrive(usize),
+        }
+
+        fn to() -> Destination {
+            Destination {
+                bucket: "b".into(),
+                prefix: Prefix::default(),
+            }
+        }
+
+        fn body(v: usize) -> Bytes {
+            Bytes::from(format!(
+                r#"{{"event":"extraction.confirmed","result":[{{"extractionId":"e","fileId":"f","v":{v}}}]}}"#
+            ))
+        }
+
+        fn at(ms: i64) -> OffsetDateTime {
+            OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap() + time::Duration::milliseconds(ms)
+        }
+
+        /// Carries out one operation received at `ms`; the order it brings, if any.
+        async fn run(op: &Op, ms: i64, sent: &[Option<Plan>], store: &Memory) -> Option<Outcome> {
+            match *op {
+                Op::Send(v) => {
+                    let body = body(v);
+                    let mut plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at(ms));
+                    deliver(&mut plan, body, &to(), store, store, 4, pending()).await.ok()
+                }
+                Op::Redrive(v) => {
+                    let key = &sent[v].as_ref()?.archive.key;
+                    crate::redrive::complete(key, &to(), store, store, 4)
+                        .await
+                        .ok()
+                        .map(|c| c.outcome)
+                }
+            }
+        }
+
+        fn ops() -> impl Strategy<Value = Vec<(Op, i64, bool)>> {
+            let op = prop_oneof![(0..4usize).prop_map(Op::Send), (0..4usize).prop_map(Op::Redrive)];
+            // (operation, milliseconds the clock moves before it (0: a tie), joins the next).
+            prop::collection::vec((op, 0..3i64, any::<bool>()), 1..14)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn the_newest_delivery_is_stored_and_no_older_message_follows_a_newer_one(
+                ops in ops(),
+                conflicts in 0..3usize,
+            ) {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+                rt.block_on(async {
+                    let store = Memory::with_faults(Faults { conflicts, ..Faults::default() });
+                    // The plan each version was first received with (what the archive holds).
+                    let mut first: Vec<Option<Plan>> = vec![None; 4];
+                    let mut ms = 0;
+                    let mut i = 0;
+                    while i < ops.len() {
+                        // A group of operations joined together runs concurrently.
+                        let mut group = vec![i];
+                        while ops[i].2 && i + 1 < ops.len() {
+                            i += 1;
+                            group.push(i);
+                        }
+                        i += 1;
+                        let mut received = Vec::new();
+                        for &g in &group {
+                            let (op, tick, _) = &ops[g];
+                            ms += tick;
+                            if let Op::Send(v) = op {
+                                if first[*v].is_none() {
+                                    let b = body(*v);
+                                    first[*v] = Some(Plan::new(&b, &Delivery::parse(&b).unwrap(), &to(), at(ms)));
+                                }
+                            }
+                            received.push((op, ms));
+                        }
+                        let runs = received.iter().map(|(op, ms)| run(op, *ms, &first, &store));
+                        for outcome in futures::future::join_all(runs).await {
+                            prop_assert!(outcome.is_some() || group.iter().any(|g| matches!(ops[*g].0, Op::Redrive(_))));
+                        }
+                    }
+                    // THEN the object holds the newest version first received: the receipt
+                    // time of each is its archive copy's (of concurrent exact repeats, the
+                    // one whose archive write won),
+                    let objects = store.objects();
+                    let newest = first
+                        .iter()
+                        .flatten()
+                        .map(|p| {
+                            let archived = &objects[&p.archive.key].received_at;
+                            (Order::new(archived, &p.files[0].event_id), p.files[0].body.clone())
+                        })
+                        .max_by(|a, b| a.0.cmp(&b.0));
+                    let stored = store.objects().get("extracta/e/_none/f/confirmed.json").cloned();
+                    match (newest, stored) {
+                        (Some((order, body)), Some(object)) => {
+                            prop_assert_eq!(&object.body, &body);
+                            prop_assert_eq!(Order::new(&object.received_at, &object.event_id), order);
+                        }
+                        (None, None) => {}
+                        (newest, stored) => prop_assert!(false, "{newest:?} against {stored:?}"),
+                    }
+                    // AND the messages never go back to an older delivery.
+                    let orders: Vec<Option<Order>> = store
+                        .messages()
+                        .iter()
+                        .map(|(_, m)| {
+                            let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+                            Order::new(v["receivedAt"].as_str().unwrap(), &m.event_id)
+                        })
+                        .collect();
+                    prop_assert!(orders.windows(2).all(|w| w[0] <= w[1]), "{orders:?}");
+                    prop_assert_eq!(store.published_before_stored(), 0);
+                    Ok(())
+                })?;
+            }
+        }
+
+        #[tokio::test]
+        async fn an_exact_repeat_of_an_older_delivery_after_a_newer_one_is_superseded() {
+            // GIVEN edits v1 then v2 of one file, received in that order,
+            let store = Memory::default();
+            let send = |v: usize, ms: i64| {
+                let body = body(v);
+                let mut plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at(ms));
+                let store = &store;
+                async move {
+                    let outcome = deliver(&mut plan, body, &to(), store, store, 4, pending())
+                        .await
+                        .unwrap();
+                    (plan, outcome)
+                }
+            };
+            send(1, 0).await;
+            send(2, 10).await;
+            // WHEN Extracta repeats v1 byte for byte, later the same day,
+            let (plan, outcome) = send(1, 20).await;
+            // THEN it carries v1's first receipt time, is superseded and publishes nothing,
+            assert_eq!(plan.files[0].received_at, crate::plan::received_at(at(0)));
+            assert_eq!((outcome.objects, outcome.superseded, outcome.published), (0, 1, 0));
+            assert_eq!(store.messages().len(), 2);
+            let held = &store.objects()["extracta/e/_none/f/confirmed.json"];
+            assert_eq!(&held.body[..], br#"{"extractionId":"e","fileId":"f","v":2}"#);
+            // AND carrying the superseded plan out again still publishes nothing.
+            let mut plan = plan;
+            let again = execute(&mut plan, &store, &store, 4, pending()).await.unwrap();
+            assert_eq!(again.published, 0);
+        }
+    }
 }
