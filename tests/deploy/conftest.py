@@ -44,6 +44,9 @@ FULL = {
     "RedriveOperatorArns": "arn:aws:iam::123456789012:role/operator,arn:aws:iam::123456789012:role/oncall",
     "EnableAccessLogs": "false",
     "LogRetentionDays": 90,
+    # A bus of someone else's: no bus, archive or example rule of this stack.
+    "EventBus": "arn:aws:events:us-east-1:123456789012:event-bus/shared-events",
+    "EventArchiveRetentionDays": 7,
 }
 
 
@@ -61,6 +64,13 @@ def translated(sam):
 def default(translated):
     """The translated template resolved with every parameter at its default."""
     return cfn.Resolver(translated)
+
+
+@pytest.fixture(scope="session")
+def nobus(sam):
+    """The translated template resolved with EventBus "none": no EventBridge at all."""
+    params = {**cfn.default_params(sam), "EventBus": "none"}
+    return cfn.Resolver(cfn.translate(sam, params), {"EventBus": "none"})
 
 
 @pytest.fixture(scope="session")

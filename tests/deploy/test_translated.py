@@ -43,6 +43,20 @@ EXPECTED_RESOURCES = {
     "ConfirmedTopicPolicy": "AWS::SNS::TopicPolicy",
     "Dashboard": "AWS::CloudWatch::Dashboard",
     "DownstreamFailuresAlarm": "AWS::CloudWatch::Alarm",
+    "EventSchemaRegistry": "AWS::EventSchemas::Registry",
+    "EventsFailedAlarm": "AWS::CloudWatch::Alarm",
+    "ExtractaEventArchive": "AWS::Events::Archive",
+    "ExtractaEventBus": "AWS::Events::EventBus",
+    "ExtractionConfirmedSchema": "AWS::EventSchemas::Schema",
+    "ExtractionEditedSchema": "AWS::EventSchemas::Schema",
+    "ExtractionFailedSchema": "AWS::EventSchemas::Schema",
+    "ExtractionProcessedSchema": "AWS::EventSchemas::Schema",
+    "ArchivePointerSchema": "AWS::EventSchemas::Schema",
+    "FailedExtractionsDeadLetterAlarm": "AWS::CloudWatch::Alarm",
+    "FailedExtractionsDeadLetterQueue": "AWS::SQS::Queue",
+    "FailedExtractionsQueue": "AWS::SQS::Queue",
+    "FailedExtractionsQueuePolicy": "AWS::SQS::QueuePolicy",
+    "FailedExtractionsRule": "AWS::Events::Rule",
     "FailedTopic": "AWS::SNS::Topic",
     "FailedTopicPolicy": "AWS::SNS::TopicPolicy",
     "FunctionErrorsAlarm": "AWS::CloudWatch::Alarm",
@@ -71,12 +85,31 @@ EXPECTED_RESOURCES = {
 def test_resources_are_exactly_these(default, full):
     got = {k: v["Type"] for k, v in default.resources().items()}
     assert got == EXPECTED_RESOURCES
-    # FULL: bring-your-own secret and alarm topic, no access log group, an e-mail subscription.
+    # FULL: bring-your-own secret, alarm topic and event bus (so no archive or example
+    # rule either), no access log group, an e-mail subscription.
     got_full = {k: v["Type"] for k, v in full.resources().items()}
     want_full = {k: v for k, v in EXPECTED_RESOURCES.items()
-                 if k not in ("WebhookSecret", "AlarmTopic", "AlarmTopicPolicy", "ApiAccessLogGroup")}
+                 if k not in ("WebhookSecret", "AlarmTopic", "AlarmTopicPolicy", "ApiAccessLogGroup")
+                 and k not in OWN_BUS_ONLY}
     want_full["AlarmEmailSubscription"] = "AWS::SNS::Subscription"
     assert got_full == want_full
+
+
+# What only a bus this stack creates brings (EventBus "create").
+OWN_BUS_ONLY = {"ExtractaEventBus", "ExtractaEventArchive", "FailedExtractionsRule", "FailedExtractionsQueue",
+                "FailedExtractionsDeadLetterQueue", "FailedExtractionsQueuePolicy",
+                "FailedExtractionsDeadLetterAlarm"}
+# What any bus brings; EventBus "none" has none of it.
+ANY_BUS = {"EventSchemaRegistry", "EventsFailedAlarm", "ExtractionProcessedSchema", "ExtractionEditedSchema",
+           "ExtractionConfirmedSchema", "ExtractionFailedSchema", "ArchivePointerSchema"}
+
+
+def test_without_a_bus_nothing_of_eventbridge_exists(nobus):
+    got = {k: v["Type"] for k, v in nobus.resources().items()}
+    assert got == {k: v for k, v in EXPECTED_RESOURCES.items() if k not in OWN_BUS_ONLY | ANY_BUS}
+    assert not any(a.startswith("events:") for _, a, _, _ in role_grants(nobus))
+    assert "EVENT_BUS_NAME" not in nobus.resources()["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert not {"EventBusArn", "EventArchiveArn", "EventSchemaRegistryName"} & set(nobus.outputs())
 
 
 def test_no_other_iam_than_the_one_role(default, full):
@@ -110,6 +143,7 @@ def test_role_grants_exactly_default(default):
         ("Allow", "sns:Publish", "{ConfirmedTopic}", NOCOND),
         ("Allow", "sns:Publish", "{FailedTopic}", NOCOND),
         ("Allow", "secretsmanager:GetSecretValue", "{WebhookSecret}", NOCOND),
+        ("Allow", "events:PutEvents", "{ExtractaEventBus.Arn}", NOCOND),
         ("Allow", "xray:PutTraceSegments", "*", NOCOND),
         ("Allow", "xray:PutTelemetryRecords", "*", NOCOND),
     }
@@ -130,6 +164,7 @@ def test_role_grants_exactly_with_every_option(full):
         ("Allow", "sns:Publish", "{ConfirmedTopic}", NOCOND),
         ("Allow", "sns:Publish", "{FailedTopic}", NOCOND),
         ("Allow", "secretsmanager:GetSecretValue", FULL["ExistingWebhookSecretArn"], NOCOND),
+        ("Allow", "events:PutEvents", FULL["EventBus"], NOCOND),
         ("Allow", "kms:GenerateDataKey", KEY + "0b", via("s3")),
         ("Allow", "kms:Decrypt", KEY + "0b", via("s3")),
         ("Allow", "kms:GenerateDataKey*", KEY + "0e", via("sns", "sqs")),
@@ -340,11 +375,13 @@ def test_function_configuration(default, full):
         "MAX_CONCURRENCY": 16,
         "REDRIVE_QUEUE_URL": "{RedriveQueue}",
         "ACK_DEADLINE_MS": 5000,
+        "EVENT_BUS_NAME": "{ExtractaEventBus.Arn}",
     }
     f = full.resources()["WebhookFunction"]["Properties"]
     assert f["TracingConfig"] == {"Mode": "PassThrough"}
     assert str(f["ReservedConcurrentExecutions"]) == "20"
     assert f["Environment"]["Variables"]["ACK_DEADLINE_MS"] == 3000
+    assert f["Environment"]["Variables"]["EVENT_BUS_NAME"] == FULL["EventBus"]
     assert f["Environment"]["Variables"]["EXTRACTA_WEBHOOK_SECRET_ARN"] == FULL["ExistingWebhookSecretArn"]
 
 
@@ -409,13 +446,14 @@ EXPECTED_ALARMS = {
     "FunctionErrorsAlarm", "FunctionThrottlesAlarm", "Api5xxRateAlarm", "Api4xxRateAlarm",
     "SignatureFailuresAlarm", "DownstreamFailuresAlarm",
     "RedriveDeadLetterAlarm", "RedriveQueueAgeAlarm", "RedriveFailuresAlarm",
+    "EventsFailedAlarm", "FailedExtractionsDeadLetterAlarm",
 }
 
 
 def test_every_alarm_notifies_the_alarm_topic(default, full):
     for r, topic in ((default, "{AlarmTopic}"), (full, FULL["AlarmTopicArn"])):
         alarms = of_type(r, "AWS::CloudWatch::Alarm")
-        assert set(alarms) == EXPECTED_ALARMS
+        assert set(alarms) == (EXPECTED_ALARMS if r is default else EXPECTED_ALARMS - OWN_BUS_ONLY)
         for lid, a in alarms.items():
             assert a["Properties"]["AlarmActions"] == [topic], lid
             assert a["Properties"]["OKActions"] == [topic], lid
