@@ -13,6 +13,6 @@ test:
 setup:
 	scripts/dev-setup
 
-## Benchmarks: the six performance figures as one table (docs/performance.md).
+## Benchmarks: the performance figures as one table (bench/README.md, docs/performance.md).
 bench:
-	scripts/bench
+	bench/run

@@ -1,7 +1,7 @@
 /* The cold-start floor: the least a Lambda bootstrap can do before asking for its first
  * event. Started like the webhook binary (same environment), it connects to
- * AWS_LAMBDA_RUNTIME_API, sends GET /next and waits to be killed. The e2e crate's
- * lambda-bench (tests/src/bin/lambda-bench.rs) compiles it with cc -O2 and times it
+ * AWS_LAMBDA_RUNTIME_API, sends GET /next and waits to be killed. lambda-bench
+ * (bench/drivers/src/bin/lambda-bench.rs) compiles it with cc -O2 and times it
  * interleaved with the real function; the difference is the function's own init. */
 #include <netinet/in.h>
 #include <arpa/inet.h>

@@ -3,7 +3,7 @@
 Reads the lines of `perf report --no-children --sort dso,sym --stdio -g none` on stdin and
 prints a Markdown table: each component's share of the function process's samples. The
 first rule that matches a symbol decides its component, so the order below matters (the
-SHA-256 rules before the crates that call them). scripts/profile-invocation runs it.
+SHA-256 rules before the crates that call them). bench/profile-invocation runs it.
 """
 
 import re

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the performance figures as one Markdown table, from the JSON that
-shared/benches/figures.rs, the e2e crate's lambda-bench and invocation-bench
-(tests/src/bin/) and scripts/bench's package step wrote.
+shared/benches/figures.rs, lambda-bench and invocation-bench (bench/drivers) and
+bench/run's package step wrote.
 
     python3 bench/table.py DIR     (DIR holds figures.json, lambda.json, invocation.json, package.json)
 

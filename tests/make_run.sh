@@ -3,9 +3,10 @@
 #
 # Deletes the binaries `make run` needs (relinking them is cheap once the dependencies are
 # built), runs `make run` in a process group of its own as a terminal would, waits for the
-# ready line, runs the `send` and `show` commands it printed, exactly as printed, checks
-# that the delivery was stored and published, then sends SIGINT to the group (a Ctrl-C)
-# and checks that everything it started has stopped and its ports are free again.
+# ready line, checks that the build compiled nothing from tests/ or bench/, runs the
+# `send` and `show` commands it printed, exactly as printed, checks that the delivery was
+# stored and published, then sends SIGINT to the group (a Ctrl-C) and checks that
+# everything it started has stopped and its ports are free again.
 #
 # Run by scripts/test after `cargo test` (never from inside `cargo test`: `make run`
 # builds, and a build inside a test run would wait for the build lock it holds). Prints
@@ -75,7 +76,11 @@ until grep -q '^local-stack: ready' "$log"; do
 done
 mapfile -t started < <(descendants "$group")
 
-# THEN the ready line names the URL, and the printed commands work as printed:
+# THEN it built nothing from the test crate or the bench drivers,
+if built=$(grep -E '^ *Compiling (e2e|bench-drivers) ' "$log"); then
+  fail "make run compiled a crate under tests/ or bench/: $built"
+fi
+# AND the ready line names the URL, and the printed commands work as printed:
 url=http://127.0.0.1:$gateway_port/webhook
 grep '^local-stack: ready' "$log" | grep -qF "$url" || fail "the ready line does not name $url"
 send_line=$(grep -m1 'webhook-cli send ' "$log" | sed 's/^ *//') || fail "no printed send command"

@@ -1,5 +1,5 @@
 //! The in-process performance figures (1 and 2 of the README's Performance table) as
-//! medians of repeated rounds, printed as JSON for `scripts/bench` to tabulate.
+//! medians of repeated rounds, printed as JSON for `bench/run` to tabulate.
 //!
 //! Each round times, on the same bytes and one right after the other: authentication
 //! (rule (a) on the compact body, rule (b) on a pretty-printed copy), the documented Node.js
@@ -12,7 +12,7 @@
 //! `FIGURES_SAMPLE_MS` (default 150), `FIGURES_OUT` (write the JSON there, else stdout),
 //! `NODE` (default `node`), and for profiling `FIGURES_ONLY` (comma-separated figure
 //! names) and `FIGURES_CASES` (case names). `FIGURES_DUMP=DIR` instead writes the signed
-//! sample deliveries `lambda-bench` (tests/src/bin/) sends, and exits.
+//! sample deliveries `lambda-bench` (bench/drivers) sends, and exits.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
@@ -93,7 +93,7 @@ fn authenticate(body: &[u8], signature: &str, verifier: &Verifier) -> bool {
     Delivery::parse(body).is_ok_and(|d| verifier.verify(Some(signature.as_bytes()), d.result_bytes()).is_ok())
 }
 
-/// The floor: HMAC over `result`, SHA-256 over the body and over each entry,
+/// The hashing floor: HMAC over `result`, SHA-256 over the body and over each entry,
 /// with every bound known in advance.
 fn floor(key: &hmac::Key, case: &Case) -> u8 {
     let body = &case.body[..];
@@ -105,7 +105,7 @@ fn floor(key: &hmac::Key, case: &Case) -> u8 {
     acc
 }
 
-/// All the hashing the contract makes mandatory: the floor plus the archive
+/// All the hashing the contract makes mandatory: the hashing floor plus the archive
 /// copy's `event-id`, a second SHA-256 over the whole body (`event`, a newline, the body).
 fn floor_contract(key: &hmac::Key, case: &Case) -> u8 {
     let mut archive_id = digest::Context::new(&digest::SHA256);

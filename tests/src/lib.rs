@@ -22,8 +22,10 @@ pub mod function;
 pub mod moto;
 pub mod proxy;
 pub mod redrive;
-pub mod runtime_api;
 pub mod schema;
+
+/// The Lambda Runtime API emulator, shared with `local-gateway` (tools/local-gateway).
+pub use local_gateway::runtime_api;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

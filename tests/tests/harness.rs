@@ -226,7 +226,7 @@ async fn emulator_serves_the_real_runtime_client() {
         match f.invoke(json!({"n": i})).await {
             Outcome::Response(v) => {
                 assert_eq!(v["echo"], json!({"n": i}));
-                assert!(v["requestId"].as_str().is_some_and(|s| s.starts_with("e2e-")));
+                assert!(v["requestId"].as_str().is_some_and(|s| s.starts_with("req-")));
                 assert!(v["deadline"].as_u64().is_some_and(|d| d > 1_700_000_000_000));
             }
             other => panic!("expected a response, got {other:?}"),

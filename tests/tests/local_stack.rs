@@ -26,17 +26,33 @@ fn cli_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WEBHOOK_CLI_BIN").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
+    built_bin("webhook-cli", &["cli/src", "shared/src"])
+}
+
+/// `local-gateway` (tools/local-gateway), as [`cli_bin`] finds `webhook-cli`.
+fn gateway_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("LOCAL_GATEWAY_BIN").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    built_bin("local-gateway", &["tools/local-gateway/src"])
+}
+
+/// `$CARGO_TARGET_DIR` (or the workspace's `target`) `/debug/NAME`, which
+/// `scripts/build-binaries` builds. Panics when it is missing or older than a `.rs` file
+/// under `sources` (directories relative to the workspace root).
+fn built_bin(name: &str, sources: &[&str]) -> PathBuf {
     let root = e2e::workspace_root();
-    let bin = e2e::target_dir().join("debug/webhook-cli");
+    let bin = e2e::target_dir().join("debug").join(name);
     let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
         panic!(
-            "webhook-cli not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
+            "{name} not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
             bin.display()
         )
     });
-    if let Some(newer) = newer_source(built, &[root.join("cli/src"), root.join("shared/src")]) {
+    let dirs: Vec<PathBuf> = sources.iter().map(|d| root.join(d)).collect();
+    if let Some(newer) = newer_source(built, &dirs) {
         panic!(
-            "webhook-cli is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
+            "{name} is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
             newer.display()
         );
     }
@@ -83,7 +99,7 @@ impl LocalStack {
             .env("LOCAL_STACK_SKIP_BUILD", "1")
             .env("WEBHOOK_BIN", e2e::function::webhook_bin())
             .env("WEBHOOK_CLI_BIN", cli_bin())
-            .env("LOCAL_GATEWAY_BIN", env!("CARGO_BIN_EXE_local-gateway"))
+            .env("LOCAL_GATEWAY_BIN", gateway_bin())
             .env_remove("AWS_LAMBDA_LOG_FORMAT")
             .env_remove("RESULTS_PREFIX")
             .stdin(Stdio::null())

@@ -1,5 +1,5 @@
 //! CPU per invocation of the real release `webhook` binary, with its two floors measured in
-//! the same run (issue 13; `scripts/bench` runs it as the `invocation` rows).
+//! the same run (`bench/run` runs it as the `invocation` rows).
 //!
 //! The binary runs as Lambda runs it: a fresh process with only its environment, a Lambda
 //! Runtime API (the harness's emulator) and S3/SNS (moto). moto answers every request with
@@ -15,8 +15,8 @@
 //! cross-check. Batches of the webhook and of the floors are interleaved, and each figure
 //! is the median over the rounds. Beside it:
 //! - the invocation floor: `floor-function` (the `lambda_runtime` client reading the same
-//!   event as JSON and answering a fixed `200`) and `echo-function` (which parses the event
-//!   into a `Value` and echoes it back);
+//!   event as JSON and answering a fixed `200`) and the harness's `echo-function`
+//!   (tests/src/bin: parses the event into a `Value` and echoes it back);
 //! - the hashing floor: the hashing the contract and AWS make mandatory for the bytes
 //!   moved, timed in this process (best of many runs): HMAC-SHA256 over `result`, SHA-256
 //!   of the archive copy's `event-id` (the whole body) and of each entry's `eventId`, and a
@@ -114,7 +114,7 @@ fn args() -> Args {
     for p in [&a.bin, &a.floor, &a.echo].into_iter().chain(&a.compare) {
         if !p.is_file() {
             die(&format!(
-                "{} is missing: cargo build --release -p webhook && cargo build --release -p e2e --bin floor-function --bin echo-function",
+                "{} is missing: cargo build --release -p webhook && cargo build --release --workspace --all-features --bin floor-function --bin echo-function",
                 p.display()
             ));
         }

@@ -104,7 +104,7 @@ impl RuntimeApi {
     /// Queues `event` and returns a receiver for its outcome.
     pub fn submit(&self, event: Value) -> oneshot::Receiver<Outcome> {
         static IDS: AtomicU64 = AtomicU64::new(1);
-        let id = format!("e2e-{}-{:08}", std::process::id(), IDS.fetch_add(1, Ordering::Relaxed));
+        let id = format!("req-{}-{:08}", std::process::id(), IDS.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         lock(&self.state.waiting).insert(id.clone(), tx);
         let _ = self.state.queue_tx.send(Pending { id, event });

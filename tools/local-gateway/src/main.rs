@@ -3,7 +3,7 @@
 //!
 //! Each HTTP request becomes a v2 event (method, raw path and query, headers, cookies, the
 //! body base64-encoded so any bytes survive), goes to the `webhook` binary through
-//! [`e2e::RuntimeApi`], and the function's v2 answer becomes the HTTP response. The
+//! [`local_gateway::RuntimeApi`], and the function's v2 answer becomes the HTTP response. The
 //! function's configuration is this process's environment; its log lines go to this
 //! process's stdout and stderr. SIGINT or SIGTERM stops the function, then the gateway.
 //!
@@ -24,12 +24,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
-use e2e::{Outcome, RuntimeApi};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use local_gateway::{Outcome, RuntimeApi};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -38,8 +38,9 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 const USAGE: &str = "\
 usage: local-gateway [--listen 127.0.0.1:9000]
 
-Runs the webhook binary (WEBHOOK_BIN, else target/debug/webhook) on a Lambda Runtime API
-emulator and serves it over HTTP the way an API Gateway HTTP API (payload 2.0) does.
+Runs the webhook binary (WEBHOOK_BIN, else the `webhook` beside this binary) on a
+Lambda Runtime API emulator and serves it over HTTP the way an API Gateway HTTP API
+(payload 2.0) does.
 The function is configured by this process's environment (RESULTS_BUCKET, ...).
 It listens once the function has started; SIGINT or SIGTERM stops both.";
 
@@ -284,19 +285,23 @@ async fn event_source_mapping(api: Arc<RuntimeApi>, queue: String) {
     }
 }
 
-/// The binary to run: `WEBHOOK_BIN`, else the workspace's `target/debug/webhook`.
+/// The binary to run: `WEBHOOK_BIN`, else the `webhook` that `scripts/build-binaries`
+/// built beside this binary.
 fn webhook_bin() -> Result<PathBuf, String> {
-    // The harness's finder panics with the fix in its message; say that message once.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let found = std::panic::catch_unwind(e2e::function::webhook_bin);
-    std::panic::set_hook(hook);
-    found.map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_else(|| "webhook binary not found: run `scripts/build-binaries`".into())
-    })
+    let path = match std::env::var_os("WEBHOOK_BIN").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot locate this binary to find `webhook` beside it ({e}): set WEBHOOK_BIN"))?
+            .with_file_name("webhook"),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "webhook binary not found at {}: run `scripts/build-binaries` (make run does), or set WEBHOOK_BIN",
+            path.display()
+        ))
+    }
 }
 
 fn start_function(bin: &std::path::Path, runtime_api: &str) -> Result<Child, String> {

@@ -1,5 +1,5 @@
 //! Cold start, fan-out latency and peak memory of the real release `webhook` binary
-//! (figures 3-5; `scripts/bench` runs it as the `coldstart`, `fanout` and `memory` rows).
+//! (figures 3-5; `bench/run` runs it as the `coldstart`, `fanout` and `memory` rows).
 //!
 //! The binary runs as Lambda runs it: a fresh process with only its environment, a Lambda
 //! Runtime API (the harness's emulator, or a bare listening socket for the cold start) and
