@@ -63,9 +63,11 @@ gateway_port=$(free_port)
 while [ "$gateway_port" = "$moto_port" ]; do gateway_port=$(free_port); done
 
 # WHEN `make run` starts as a terminal's foreground job would: a process group of its own
-# (job control on, so that, unlike a plain `&` in a script, SIGINT is not ignored in it),
+# (job control on), SIGINT and SIGQUIT at their default actions even when this script was
+# itself started with them ignored (`&` in a non-interactive shell, nohup, some CI
+# runners: an ignored signal stays ignored across exec, and bash cannot trap it),
 set -m
-MOTO_PORT="$moto_port" GATEWAY_PORT="$gateway_port" make run </dev/null >"$log" 2>&1 &
+MOTO_PORT="$moto_port" GATEWAY_PORT="$gateway_port" env --default-signal=INT,QUIT make run </dev/null >"$log" 2>&1 &
 group=$!
 set +m
 deadline=$((SECONDS + ready_timeout))

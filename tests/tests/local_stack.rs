@@ -77,6 +77,14 @@ fn newer_source(built: std::time::SystemTime, dirs: &[PathBuf]) -> Option<PathBu
     None
 }
 
+/// The script starts as a terminal's foreground job does: SIGINT and SIGQUIT at their
+/// default actions. This test may run in a process that ignores them (started with `&` by
+/// a non-interactive shell, by `nohup`, by some CI runners), and an ignored signal stays
+/// ignored across exec, so that bash could not even trap the Ctrl-C. GNU env resets them
+/// and then execs the script (same process, same group); `std` alone cannot without
+/// `unsafe`.
+const DEFAULT_SIGNALS: [&str; 2] = ["env", "--default-signal=INT,QUIT"];
+
 /// `scripts/local-stack` in a process group of its own, its stdout and stderr collected.
 struct LocalStack {
     child: Child,
@@ -89,7 +97,10 @@ struct LocalStack {
 impl LocalStack {
     fn start(moto_port: u16, gateway_port: u16) -> Self {
         let root = e2e::workspace_root();
-        let mut child = Command::new(root.join("scripts/local-stack"))
+        let [launcher, reset] = DEFAULT_SIGNALS;
+        let mut child = Command::new(launcher)
+            .arg(reset)
+            .arg(root.join("scripts/local-stack"))
             .current_dir(&root)
             .env("MOTO_PORT", moto_port.to_string())
             .env("GATEWAY_PORT", gateway_port.to_string())
@@ -108,7 +119,7 @@ impl LocalStack {
             // Like a terminal's foreground job: Ctrl-C is a SIGINT to this whole group.
             .process_group(0)
             .spawn()
-            .expect("start scripts/local-stack");
+            .expect("start scripts/local-stack through GNU env (coreutils 8.31 or later)");
         let output = Arc::new(Mutex::new(Vec::new()));
         if let Some(out) = child.stdout.take() {
             collect(out, output.clone());
@@ -545,6 +556,21 @@ fn the_test_helpers_read_what_they_claim() {
     assert_eq!(shown.queues.len(), 2);
     assert_eq!(queue_ending(&shown, "/q-queue", "")[0]["event"], "x");
     assert!(queue_ending(&shown, "/r-queue", "").is_empty());
+    // The launcher resets SIGINT and SIGQUIT when its parent ignores them (here a shell
+    // that ignores them, as `&` in a non-interactive shell does).
+    let ignored = |prefix: &[&str]| {
+        let probe = ["sh", "-c", "grep '^SigIgn:' /proc/self/status"];
+        let (ok, out) = run(Command::new("sh")
+            .args(["-c", "trap '' INT QUIT; exec \"$@\"", "sh"])
+            .args(prefix)
+            .args(probe));
+        assert!(ok, "{out}");
+        let mask = out.trim().strip_prefix("SigIgn:").map(str::trim).unwrap_or_default();
+        let mask = u64::from_str_radix(mask, 16).unwrap_or_else(|_| panic!("no SigIgn mask: {out}"));
+        (mask & 0b10 != 0, mask & 0b100 != 0) // bit N-1 is signal N: SIGINT 2, SIGQUIT 3
+    };
+    assert_eq!(ignored(&[]), (true, true), "without the launcher both stay ignored");
+    assert_eq!(ignored(&DEFAULT_SIGNALS), (false, false), "with it neither is");
     // The process tree: this test's own child is found, and gone once reaped.
     let mut child = Command::new("sleep").arg("30").spawn().expect("sleep");
     let found = descendants(std::process::id());
