@@ -20,6 +20,7 @@ pub mod events;
 pub mod expect;
 pub mod function;
 pub mod moto;
+pub mod overload;
 pub mod proxy;
 pub mod redrive;
 pub mod schema;

@@ -2,11 +2,13 @@
 //! and refusing connections, or answering with an HTTP error status, to make S3 or SNS
 //! unreachable or failing on its own. While forwarding, a [`Rule`] can delay or fail only
 //! the requests whose path matches (e.g. S3 file objects but not the archive copy), and
-//! every request's line is logged (see [`FaultProxy::requests`]).
+//! every request's line is logged (see [`FaultProxy::requests`]). A [`Throttle`] rule answers
+//! the requests above a rate the way AWS does (S3 `503 SlowDown` per prefix, SNS `Throttling`).
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -57,6 +59,127 @@ pub enum Action {
     Status(u16),
     /// Reset the connection without forwarding.
     Reset,
+    /// Forward while the request's key is under its rate, else answer as AWS does when it
+    /// throttles (see [`Throttle`]).
+    Throttle(Throttle),
+}
+
+/// A request rate limit, as a token bucket per key: each key may make `burst` requests at
+/// once, refilled at `per_second`. A request over it is answered at once, not forwarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throttle {
+    /// Requests per second each key may make.
+    pub per_second: u32,
+    /// Requests a key may make at once after a quiet spell.
+    pub burst: u32,
+    /// What a key is, and how a request over the limit is answered.
+    pub kind: Throttled,
+}
+
+/// Which limit a [`Throttle`] plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Throttled {
+    /// S3's request rate per partitioned prefix: the key is the method's class (writes:
+    /// PUT, POST, DELETE; reads: GET, HEAD) and the path's first `depth` segments (the
+    /// bucket is the first, path-style), or with `depth` 0 the object key up to its last `/`
+    /// (every archive copy of one day and event shares one). 2 plays a new bucket, which S3
+    /// serves as one partition until it splits it. Answered `503 SlowDown` with S3's XML
+    /// error body (no body for a HEAD).
+    S3SlowDown {
+        /// Path segments that make a prefix; 0: the key's parent.
+        depth: u8,
+    },
+    /// SNS's per-account publish quota: one key. Answered `400` with the query protocol's
+    /// `<ErrorResponse>` whose code is `Throttling`.
+    SnsThrottling,
+}
+
+impl Throttle {
+    /// S3's limit of `per_second` requests per prefix of `depth` path segments (see
+    /// [`Throttled::S3SlowDown`]), with a burst of as many.
+    pub fn s3(per_second: u32, depth: u8) -> Self {
+        Throttle {
+            per_second,
+            burst: per_second.max(1),
+            kind: Throttled::S3SlowDown { depth },
+        }
+    }
+
+    /// SNS's limit of `per_second` requests, with a burst of as many.
+    pub fn sns(per_second: u32) -> Self {
+        Throttle {
+            per_second,
+            burst: per_second.max(1),
+            kind: Throttled::SnsThrottling,
+        }
+    }
+
+    fn key(&self, method: &str, path: &str) -> String {
+        match self.kind {
+            Throttled::SnsThrottling => String::new(),
+            Throttled::S3SlowDown { depth } => {
+                let class = if matches!(method, "GET" | "HEAD") {
+                    "read"
+                } else {
+                    "write"
+                };
+                let path = path.split('?').next().unwrap_or_default();
+                let prefix = if depth == 0 {
+                    path.rsplit_once('/').map(|(p, _)| p).unwrap_or_default().to_owned()
+                } else {
+                    path.split('/')
+                        .take(usize::from(depth) + 1)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                format!("{class} {prefix}/")
+            }
+        }
+    }
+
+    /// The answer to a request over the limit: status line, headers and body.
+    fn answer(&self, method: &str) -> String {
+        let (status, content_type, body) = match self.kind {
+            Throttled::S3SlowDown { .. } => (
+                "503 Slow Down",
+                "application/xml",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId><HostId>faultproxy</HostId></Error>",
+            ),
+            Throttled::SnsThrottling => (
+                "400 Bad Request",
+                "text/xml",
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>FAULTPROXY</RequestId></ErrorResponse>",
+            ),
+        };
+        let body = if method == "HEAD" { "" } else { body };
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+}
+
+/// Token buckets of the [`Throttle`] rules, by key.
+#[derive(Default)]
+struct Buckets {
+    tokens: HashMap<String, (f64, Instant)>,
+}
+
+impl Buckets {
+    /// Takes a token for `key` under `limit`; false when the key is over its rate.
+    fn take(&mut self, limit: &Throttle, key: String) -> bool {
+        let now = Instant::now();
+        let burst = f64::from(limit.burst);
+        let (tokens, last) = self.tokens.entry(key).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * f64::from(limit.per_second)).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// A per-request fault applied while the proxy is in [`Mode::Forward`].
@@ -107,6 +230,8 @@ struct Stats {
     peak_in_flight: AtomicUsize,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<SeenRequest>>,
+    buckets: Mutex<Buckets>,
+    throttled: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -188,6 +313,11 @@ impl FaultProxy {
         lock(&self.stats.seen).clone()
     }
 
+    /// How many requests a [`Throttle`] rule has answered instead of forwarding.
+    pub fn throttled(&self) -> usize {
+        self.stats.throttled.load(Ordering::SeqCst)
+    }
+
     /// How many requests seen so far carried `X-Amz-Target: <target>` (any case), e.g.
     /// `secretsmanager.GetSecretValue`.
     pub fn count_target(&self, target: &str) -> usize {
@@ -257,7 +387,14 @@ fn rebind(addr: SocketAddr) -> Option<TcpListener> {
 
 /// Reads one request (head and `Content-Length` body, for at most 2 s), answers it with
 /// `status` and closes the connection.
-async fn answer_with(mut client: TcpStream, status: u16) {
+async fn answer_with(client: TcpStream, status: u16) {
+    let answer = format!("HTTP/1.1 {status} Injected\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    answer_raw(client, answer).await;
+}
+
+/// Reads one request (head and `Content-Length` body, for at most 2 s), answers it with
+/// `answer` (a whole HTTP response) and closes the connection.
+async fn answer_raw(mut client: TcpStream, answer: String) {
     let mut seen = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     let read_request = async {
@@ -282,7 +419,6 @@ async fn answer_with(mut client: TcpStream, status: u16) {
         }
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), read_request).await;
-    let answer = format!("HTTP/1.1 {status} Injected\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     let _ = client.write_all(answer.as_bytes()).await;
     let _ = client.shutdown().await;
 }
@@ -324,12 +460,19 @@ async fn apply_rules(client: TcpStream, upstream: SocketAddr, mode: watch::Recei
             .eq_ignore_ascii_case("x-amz-target")
             .then(|| value.trim().to_owned())
     });
-    let action = lock(&stats.rules)
+    let mut action = lock(&stats.rules)
         .iter()
         .find(|r| r.paths.matches(&path))
         .map(|r| r.action);
+    if let Some(Action::Throttle(limit)) = action {
+        if lock(&stats.buckets).take(&limit, limit.key(&method, &path)) {
+            action = None;
+        } else {
+            stats.throttled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
     lock(&stats.seen).push(SeenRequest {
-        method,
+        method: method.clone(),
         path,
         target,
         action,
@@ -342,6 +485,7 @@ async fn apply_rules(client: TcpStream, upstream: SocketAddr, mode: watch::Recei
         }
         Some(Action::Status(status)) => answer_with(client, status).await,
         Some(Action::Reset) => reset(client),
+        Some(Action::Throttle(limit)) => answer_raw(client, limit.answer(&method)).await,
     }
 }
 
