@@ -137,7 +137,7 @@ def main():
         front = "behind a keep-alive front" if inv["cases"][0]["keep_alive_front"] else "moto direct (Connection: close)"
         for c in inv["cases"]:
             large = c["files"] > 1
-            # Issue 13: 50 files within 3x (hashing + invocation floor); 1 file within about
+            # Targets: 50 files within 3x (hashing + invocation floor); 1 file within about
             # 1.1 ms (2x the invocation floor plus its three AWS calls, on this machine).
             met = c["ratio_to_floor"] <= 3 if large else c["webhook_cpu_ms"] <= 1.1
             rows.append((
