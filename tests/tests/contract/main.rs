@@ -7,6 +7,7 @@
 mod concurrency;
 mod failures;
 mod logs;
+mod newest;
 mod redrive;
 mod replay;
 mod requests;

@@ -1,0 +1,260 @@
+//! docs/contract.md §9: newest wins. Whatever order deliveries, sender repeats, redrives and
+//! replays arrive in, a file object holds the newest delivery of its key, and no message
+//! of an older delivery follows a newer one's.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+use std::process::Command;
+
+use e2e::expect::{as_num, summaries};
+use e2e::proxy::Mode;
+use e2e::{moto, Delivery, FaultProxy, Stack};
+use serde_json::{json, Value};
+
+use super::{entry, Fixture};
+
+const EDITED: &str = "extraction.edited";
+const CONFIRMED: &str = "extraction.confirmed";
+
+/// Version `v` of one file of `event` (file `file`), whose extracted data says which.
+fn version(event: &str, file: &str, v: u32) -> Delivery {
+    let status = event.trim_start_matches("extraction.");
+    Delivery::new(event).raw_entry(&entry("ext-n", "batch-n", file, status, &format!(r#"{{"v":{v}}}"#)))
+}
+
+fn key(fx: &Fixture, event: &str, file: &str) -> String {
+    let kind = event.trim_start_matches("extraction.");
+    format!("{}ext-n/batch-n/{file}/{kind}.json", fx.prefix)
+}
+
+/// The version number the object at `key` holds.
+async fn held(fx: &Fixture, key: &str) -> u64 {
+    fx.stack.object(key).await.json()["result"]["v"].as_u64().unwrap()
+}
+
+/// Sends `d` live; asserts `200` and returns the archive key.
+async fn send_ok(fx: &Fixture, d: &Delivery) -> String {
+    let (rsp, _) = fx.send(&d.request()).await;
+    rsp.assert_status(200);
+    rsp.json()["archived"].as_str().unwrap().to_owned()
+}
+
+/// Sends `{"archived": key}` to the redrive queue, as an operator would, and lets the
+/// event source mapping deliver it; asserts it completed.
+async fn redrive(fx: &Fixture, archived: &str) {
+    let queue = &fx.stack.res.redrive_queue;
+    fx.stack
+        .aws
+        .send_message(queue, &json!({ "archived": archived }).to_string())
+        .await;
+    let drained = fx.stack.mapping().drain(&fx.stack.aws, &fx.f).await;
+    assert!(drained.failures().is_empty(), "a superseded file is complete: {drained:?}");
+    assert_eq!(drained.completed().len(), 1, "{drained:?}");
+}
+
+/// Per summary line (live `request` and `redrive`), whether it is a redrive and its
+/// `superseded` count.
+fn superseded_counts(output: &str) -> Vec<(bool, f64)> {
+    summaries(output)
+        .iter()
+        .map(|s| {
+            let redrive = s.get("redrive") == Some(&Value::Bool(true));
+            (redrive, s.get("superseded").and_then(as_num).unwrap_or(-1.0))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_redriven_older_edit_never_replaces_a_newer_one() {
+    let stack = Stack::new().await;
+    let url = stack.res.redrive_queue.url.clone();
+    let fx = Fixture::on(stack, |c| c.redrive_queue(&url)).await;
+    let file = key(&fx, EDITED, "file-1");
+
+    // GIVEN edit v1 then edit v2 of one file, both 200
+    let v1 = send_ok(&fx, &version(EDITED, "file-1", 1)).await;
+    send_ok(&fx, &version(EDITED, "file-1", 2)).await;
+    assert_eq!(held(&fx, &file).await, 2);
+
+    // WHEN v1's archive copy is redriven (an SQS duplicate, a dead-letter queue moved back)
+    redrive(&fx, &v1).await;
+
+    // THEN the object still holds v2, and the redrive's line counts one superseded file
+    assert_eq!(held(&fx, &file).await, 2, "edited.json went back to an older edit");
+    let output = fx.f.stop().await;
+    let counts = superseded_counts(&output);
+    assert_eq!(
+        counts,
+        [(false, 0.0), (false, 0.0), (true, 1.0)],
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn an_exact_repeat_of_an_older_delivery_keeps_its_first_receipt_and_is_superseded() {
+    let fx = Fixture::new().await;
+    let file = key(&fx, EDITED, "file-1");
+    let v1 = version(EDITED, "file-1", 1);
+
+    // GIVEN v1 then v2
+    let archived = send_ok(&fx, &v1).await;
+    let first_receipt = fx.stack.object(&archived).await.meta("received-at").to_owned();
+    send_ok(&fx, &version(EDITED, "file-1", 2)).await;
+
+    // WHEN Extracta repeats v1 byte for byte (a retry of a delivery it thought failed)
+    let (rsp, _) = fx.send(&v1.request()).await;
+
+    // THEN the answer is v1's 200, unchanged; the object keeps v2; the archive copy
+    // keeps v1's first receipt time
+    rsp.assert_status(200);
+    assert_eq!(
+        rsp.json(),
+        json!({"event": EDITED, "files": 1, "stored": [file], "archived": archived, "published": 0})
+    );
+    assert_eq!(held(&fx, &file).await, 2, "a repeat of v1 replaced v2");
+    let archive = fx.stack.object(&archived).await;
+    assert_eq!(archive.meta("received-at"), first_receipt);
+    let output = fx.f.stop().await;
+    assert_eq!(superseded_counts(&output).last().map(|c| c.1), Some(1.0), "{output}");
+}
+
+#[tokio::test]
+async fn a_repeat_of_the_newest_delivery_changes_nothing() {
+    let fx = Fixture::new().await;
+    let file = key(&fx, CONFIRMED, "file-1");
+    let v1 = version(CONFIRMED, "file-1", 1);
+    send_ok(&fx, &v1).await;
+    let before = fx.stack.object(&file).await;
+    assert_eq!(fx.stack.confirmed_messages().await.len(), 1);
+
+    // A repeat of the newest delivery: the object is left as it is (same order), and its
+    // message is published again with the same eventId and receivedAt (SNS at least once).
+    send_ok(&fx, &v1).await;
+    let after = fx.stack.object(&file).await;
+    assert_eq!((&after.bytes, &after.metadata), (&before.bytes, &before.metadata));
+    let again = fx.stack.confirmed_messages().await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].json()["receivedAt"], json!(before.metadata["received-at"]));
+}
+
+#[tokio::test]
+async fn a_queued_older_confirmation_redriven_after_a_newer_one_publishes_nothing() {
+    let sns = FaultProxy::start(moto::shared().addr()).await;
+    let stack = Stack::fifo().await;
+    let url = stack.res.redrive_queue.url.clone();
+    let fx = Fixture::on(stack, |c| c.redrive_queue(&url).sns_endpoint(&sns.url())).await;
+    let file = key(&fx, CONFIRMED, "file-1");
+
+    // GIVEN confirmation v1 queued by a failed publish (202),
+    sns.set(Mode::Refuse);
+    let (rsp, _) = fx.send(&version(CONFIRMED, "file-1", 1).request()).await;
+    rsp.assert_status(202);
+    // AND a newer confirmation v2 that completed (200) once SNS was back,
+    sns.forward();
+    send_ok(&fx, &version(CONFIRMED, "file-1", 2)).await;
+
+    // WHEN v1 is redriven from the queue
+    let drained = fx.stack.mapping().drain(&fx.stack.aws, &fx.f).await;
+    assert!(drained.failures().is_empty(), "{drained:?}");
+    assert_eq!(drained.completed().len(), 1, "{drained:?}");
+
+    // THEN confirmed.json holds v2, and subscribers got v2's message only: never the
+    // old confirmation after the new one (a FIFO topic, so order is what was published)
+    assert_eq!(held(&fx, &file).await, 2);
+    let messages = fx.stack.confirmed_messages().await;
+    let versions: Vec<Value> = messages.iter().map(|m| m.json()["result"]["v"].clone()).collect();
+    assert_eq!(versions, [json!(2)], "{messages:?}");
+}
+
+/// `target/debug/webhook-cli`, built by scripts/test beside the webhook binary.
+fn replay(fx: &Fixture, day: &str) -> String {
+    let bin = e2e::function::webhook_bin().with_file_name("webhook-cli");
+    assert!(bin.is_file(), "webhook-cli not found at {}: run `cargo build -p webhook-cli`", bin.display());
+    let out = Command::new(bin)
+        .arg("replay")
+        .args(["--bucket", &fx.stack.res.bucket, "--prefix", &fx.prefix])
+        .args(["--confirmed-topic-arn", &fx.stack.res.confirmed_topic_arn])
+        .args(["--failed-topic-arn", &fx.stack.res.failed_topic_arn])
+        .args(["--endpoint-url", &fx.stack.endpoint])
+        .args(["--from", day, "--to", day])
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("webhook-cli runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "replay failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+#[tokio::test]
+async fn replaying_a_day_with_two_edits_of_one_file_ends_on_the_newer() {
+    let fx = Fixture::new().await;
+    let file = key(&fx, EDITED, "file-1");
+
+    // GIVEN two edits of one file on one day; replay walks archive keys in key order (the
+    // bodies' SHA-256), so which one it replays last is a coin flip: try both orders.
+    let v1 = send_ok(&fx, &version(EDITED, "file-1", 1)).await;
+    let v2 = send_ok(&fx, &version(EDITED, "file-1", 2)).await;
+    let day = v1.split('/').skip(2).take(3).collect::<Vec<_>>().join("-");
+    assert!(v1 < v2 || v2 < v1);
+
+    // WHEN the day is replayed
+    let out = replay(&fx, &day);
+
+    // THEN the object holds v2 and replay reports v1's file superseded
+    assert_eq!(held(&fx, &file).await, 2, "{out}");
+    assert!(
+        out.contains("replayed 2 deliveries: 0 objects written, 1 superseded by a newer delivery, 0 messages published, 0 failed"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn two_versions_sent_concurrently_the_later_received_wins_every_time() {
+    // Two function processes, as two Lambda instances: each takes one version at once.
+    let fx = Fixture::fifo().await;
+    let other = fx.stack.start(fx.stack.config()).await;
+    let mut published_out_of_order = 0;
+    for round in 0..50 {
+        let file = format!("file-{round:02}");
+        let (a, b) = (version(CONFIRMED, &file, 1), version(CONFIRMED, &file, 2));
+        let (qa, qb) = (a.request(), b.request());
+        let (ra, rb) = tokio::join!(fx.f.http(&qa), other.http(&qb));
+        ra.assert_status(200);
+        rb.assert_status(200);
+
+        // The later received is the one whose archive copy has the greater
+        // (received-at, event-id): the order every writer decided by.
+        let (at_a, at_b) = (received_at(&fx, &ra).await, received_at(&fx, &rb).await);
+        let object = fx.stack.object(&key(&fx, CONFIRMED, &file)).await;
+        let winner = object.json()["result"]["v"].as_u64().unwrap();
+        let want = if (at_a.as_str(), entry_id(&a)) > (at_b.as_str(), entry_id(&b)) { 1 } else { 2 };
+        assert_eq!(winner, want, "round {round}: received at {at_a} (v1) and {at_b} (v2)");
+        assert_eq!(object.meta("received-at"), if want == 1 { at_a } else { at_b });
+
+        // No message of the older version after the newer one's.
+        let versions: Vec<u64> = fx
+            .stack
+            .confirmed_messages()
+            .await
+            .iter()
+            .map(|m| m.json()["result"]["v"].as_u64().unwrap())
+            .collect();
+        assert!(versions.contains(&want), "round {round}: the newest is always published: {versions:?}");
+        if versions.last() != Some(&want) {
+            published_out_of_order += 1;
+        }
+    }
+    assert_eq!(published_out_of_order, 0, "an older message followed a newer one");
+}
+
+/// The receipt time of the delivery `rsp` answered: its archive copy's `received-at`.
+async fn received_at(fx: &Fixture, rsp: &e2e::HttpResponse) -> String {
+    let archived = rsp.json()["archived"].as_str().unwrap().to_owned();
+    fx.stack.object(&archived).await.meta("received-at").to_owned()
+}
+
+/// The `eventId` of `d`'s one file entry.
+fn entry_id(d: &Delivery) -> String {
+    e2e::expect::event_id(CONFIRMED, d.entries()[0].as_bytes())
+}
