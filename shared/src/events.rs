@@ -13,8 +13,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::delivery::{Delivery, Entry as FileEntry, EventKind, Route};
 use crate::json::{write_string, Kind, Scanner};
 use crate::keys::NONE;
-use crate::message::{render, Omit, Pointer};
-use crate::pipeline::DownstreamError;
+use crate::message::{render, Message, Omit, Pointer, Topic};
+use crate::pipeline::{DownstreamError, EventPublisher};
 use crate::plan::Plan;
 
 #[cfg(feature = "aws")]
@@ -236,6 +236,34 @@ pub trait EventBus: Send + Sync {
 impl<T: EventBus> EventBus for Arc<T> {
     fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
         T::put(self, entries)
+    }
+}
+
+/// A message publisher with an optional event bus beside it: what the function carries a
+/// plan out through when `EVENT_BUS_NAME` may be set. Without a bus it is the publisher
+/// alone, and plans make no entries.
+#[derive(Debug, Clone)]
+pub struct WithBus<P, B> {
+    /// The SNS side.
+    pub publisher: P,
+    /// The EventBridge side, if configured.
+    pub bus: Option<B>,
+}
+
+impl<P: EventPublisher, B: EventBus> EventPublisher for WithBus<P, B> {
+    fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        self.publisher.publish(topic, batch)
+    }
+
+    fn has_bus(&self) -> bool {
+        self.bus.is_some()
+    }
+
+    async fn put_events(&self, batch: &[&Entry]) -> Result<(), DownstreamError> {
+        match &self.bus {
+            Some(bus) => bus.put(batch).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -512,6 +540,171 @@ mod tests {
             if !e.result_omitted {
                 prop_assert_eq!(&e.detail, &full);
             }
+        }
+    }
+
+    mod carried_out {
+        //! Entries put by the pipeline itself: live, superseded, failed, retried, redriven.
+        use super::*;
+        use crate::memory::Memory;
+        use crate::pipeline::{deliver, execute, Incomplete, Outcome};
+        use std::future::pending;
+
+        type Publisher = WithBus<Arc<Memory>, Arc<MemoryBus>>;
+
+        fn dest() -> Destination {
+            Destination {
+                bucket: "bkt".into(),
+                prefix: Prefix::default(),
+            }
+        }
+
+        fn planned(body: &str, secs: i64) -> (Bytes, Plan) {
+            let body = Bytes::from(body.to_owned());
+            let d = Delivery::parse(&body).unwrap();
+            let at = time::OffsetDateTime::from_unix_timestamp(1_772_920_000 + secs).unwrap();
+            let plan = Plan::new(&body, &d, &dest(), at);
+            (body, plan)
+        }
+
+        fn with_bus(memory: &Arc<Memory>, bus: &Arc<MemoryBus>) -> Publisher {
+            WithBus {
+                publisher: Arc::clone(memory),
+                bus: Some(Arc::clone(bus)),
+            }
+        }
+
+        async fn live(
+            body: &str,
+            secs: i64,
+            store: &Memory,
+            publisher: &Publisher,
+        ) -> Result<(Plan, Outcome), Incomplete> {
+            let (bytes, mut plan) = planned(body, secs);
+            let outcome = deliver(&mut plan, bytes, &dest(), store, publisher, 4, pending()).await?;
+            Ok((plan, outcome))
+        }
+
+        const CONFIRMED: &str =
+            r#"{"event":"extraction.confirmed","result":[{"fileId":"a","result":1},{"fileId":"b"},{"fileId":"c"}]}"#;
+
+        #[tokio::test]
+        async fn a_live_delivery_puts_one_entry_per_file_beside_its_messages() {
+            let (memory, bus) = (Arc::new(Memory::default()), Arc::new(MemoryBus::default()));
+            let (plan, outcome) = live(CONFIRMED, 0, &memory, &with_bus(&memory, &bus)).await.unwrap();
+            assert_eq!((outcome.published, outcome.events), (3, 3));
+            let put = bus.entries();
+            let details: Vec<&str> = put.iter().map(|e| e.detail.as_str()).collect();
+            let bodies: Vec<String> = memory.messages().into_iter().map(|(_, m)| m.body).collect();
+            assert_eq!(details, bodies, "the detail is the SNS message, byte for byte");
+            assert!(put
+                .iter()
+                .all(|e| e.detail_type == "extraction.confirmed" && e.time == plan.archive.received_at));
+        }
+
+        #[tokio::test]
+        async fn without_a_bus_a_plan_makes_no_entries() {
+            let memory = Arc::new(Memory::default());
+            let publisher: WithBus<Arc<Memory>, Arc<MemoryBus>> = WithBus {
+                publisher: Arc::clone(&memory),
+                bus: None,
+            };
+            let (plan, outcome) = live(CONFIRMED, 0, &memory, &publisher).await.unwrap();
+            assert_eq!((outcome.published, outcome.events), (3, 0));
+            assert!(plan.events.is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_superseded_file_puts_nothing() {
+            // GIVEN file a delivered at t=10, WHEN an older delivery (t=0) of a and d arrives,
+            let (memory, bus) = (Arc::new(Memory::default()), Arc::new(MemoryBus::default()));
+            let publisher = with_bus(&memory, &bus);
+            let newer = r#"{"event":"extraction.edited","result":[{"fileId":"a","result":2}]}"#;
+            live(newer, 10, &memory, &publisher).await.unwrap();
+            let older = r#"{"event":"extraction.edited","result":[{"fileId":"a","result":1},{"fileId":"d"}]}"#;
+            let (_, outcome) = live(older, 0, &memory, &publisher).await.unwrap();
+            // THEN only d gets an entry.
+            assert_eq!((outcome.superseded, outcome.events), (1, 1));
+            let put = bus.entries();
+            assert_eq!(put.len(), 2);
+            assert!(put[1].detail.contains(r#""fileId":"d""#), "{}", put[1].detail);
+        }
+
+        #[tokio::test]
+        async fn other_deliveries_and_empty_ones() {
+            let (memory, bus) = (Arc::new(Memory::default()), Arc::new(MemoryBus::default()));
+            let publisher = with_bus(&memory, &bus);
+            let (_, outcome) = live(
+                r#"{"event":"classification.processed","result":[{}]}"#,
+                0,
+                &memory,
+                &publisher,
+            )
+            .await
+            .unwrap();
+            assert_eq!(outcome.events, 1);
+            assert_eq!(bus.entries()[0].detail_type, "classification.processed");
+            let (_, outcome) = live(r#"{"event":"extraction.failed","result":[]}"#, 0, &memory, &publisher)
+                .await
+                .unwrap();
+            assert_eq!(outcome.events, 0);
+            assert_eq!(bus.entries().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_failed_entry_fails_the_publish_step_and_a_retry_puts_the_entries_again() {
+            // GIVEN a bus that refuses file b's entry
+            let (memory, bus) = (Arc::new(Memory::default()), Arc::new(MemoryBus::default()));
+            let (_, probe) = planned(CONFIRMED, 0);
+            bus.set_faults(BusFaults {
+                fail_event_id: Some(probe.files[1].event_id.clone()),
+                ..BusFaults::default()
+            });
+            let publisher = with_bus(&memory, &bus);
+            let (bytes, mut plan) = planned(CONFIRMED, 0);
+            let err = deliver(&mut plan, bytes, &dest(), &*memory, &publisher, 4, pending())
+                .await
+                .unwrap_err();
+            // THEN the delivery is durable, stopped at "publish", its objects stored
+            assert!(
+                matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
+                "{err:?}"
+            );
+            assert!(plan.is_stored());
+            // AND carrying the stored plan out again, the bus healthy, puts all three.
+            bus.set_faults(BusFaults::default());
+            let outcome = execute(&mut plan, &*memory, &publisher, 4, pending()).await.unwrap();
+            assert_eq!(outcome.events, 3);
+            assert_eq!(bus.entries().len(), 2 + 3);
+
+            // A bus that is down (the whole call fails) stops the delivery the same way.
+            bus.set_faults(BusFaults {
+                put: true,
+                ..BusFaults::default()
+            });
+            let (bytes, mut plan) = planned(CONFIRMED, 1);
+            let err = deliver(&mut plan, bytes, &dest(), &*memory, &publisher, 4, pending())
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
+                "{err:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_redrive_puts_the_entries_of_the_delivery_again() {
+            let (memory, bus) = (Arc::new(Memory::default()), Arc::new(MemoryBus::default()));
+            let publisher = with_bus(&memory, &bus);
+            let (plan, _) = live(CONFIRMED, 0, &memory, &publisher).await.unwrap();
+            let done = crate::redrive::complete(&plan.archive.key, &dest(), &*memory, &publisher, 4)
+                .await
+                .map_err(|(_, e)| e)
+                .unwrap();
+            assert_eq!(done.outcome.events, 3);
+            let put = bus.entries();
+            assert_eq!(put.len(), 6);
+            assert_eq!(put[..3], put[3..], "the same entries, eventIds included");
         }
     }
 

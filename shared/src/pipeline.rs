@@ -16,6 +16,7 @@ use bytes::Bytes;
 use futures::future::{self, Either};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::events::{self, Entry};
 use crate::message::{Message, Topic, MAX_MESSAGE_BYTES};
 use crate::newest::{self, FileWrite};
 use crate::plan::{Destination, Plan, Put};
@@ -126,11 +127,24 @@ pub trait ResultStore: Send + Sync {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send;
 }
 
-/// Publishes event messages (SNS in production).
+/// Publishes event messages (SNS in production), and the EventBridge entries beside them
+/// when it has a bus ([`crate::events::WithBus`]; docs/contract.md §10).
 pub trait EventPublisher: Send + Sync {
     /// Publishes messages that all go to one topic, at most [`MAX_BATCH_ENTRIES`] and
     /// [`MAX_MESSAGE_BYTES`] in all; succeeds only if every message was accepted.
     fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send;
+
+    /// Whether entries go to an event bus; without one a plan makes none.
+    fn has_bus(&self) -> bool {
+        false
+    }
+
+    /// Puts one `PutEvents` batch (see [`crate::events::EventBus::put`]); without a bus,
+    /// nothing.
+    fn put_events(&self, batch: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        let _ = batch;
+        std::future::ready(Ok(()))
+    }
 }
 
 /// Queues deliveries for automatic completion (SQS in production).
@@ -157,6 +171,14 @@ impl<T: EventPublisher> EventPublisher for Arc<T> {
     fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
         T::publish(self, topic, batch)
     }
+
+    fn has_bus(&self) -> bool {
+        T::has_bus(self)
+    }
+
+    fn put_events(&self, batch: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
+        T::put_events(self, batch)
+    }
 }
 
 impl<T: RedriveQueue> RedriveQueue for Arc<T> {
@@ -175,6 +197,8 @@ pub struct Outcome {
     pub superseded: usize,
     /// Messages published.
     pub published: usize,
+    /// EventBridge entries put (docs/contract.md §10).
+    pub events: usize,
 }
 
 /// Why the rest of a durable delivery stopped.
@@ -263,7 +287,7 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
             .try_collect::<Vec<FileWrite>>();
         let writes = until(writes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
         objects = writes.iter().filter(|w| **w == FileWrite::Written).count();
-        plan.release_stored(&writes);
+        plan.release_stored(&writes, publisher.has_bus());
     }
 
     let batches = batches(&plan.messages);
@@ -276,11 +300,19 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
     let publishes = stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
         .buffer_unordered(publish_limit)
         .try_collect::<()>();
-    until(publishes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
+    // The entries go beside the messages: their own batches, their own in-flight bound.
+    let entry_batches = events::batches(&plan.events);
+    let puts = stream::iter(entry_batches.iter().map(|batch| publisher.put_events(batch)))
+        .buffer_unordered(limit)
+        .try_collect::<()>();
+    until(future::try_join(publishes, puts), deadline.as_mut())
+        .await
+        .map_err(Incomplete::Durable)?;
     Ok(Outcome {
         objects,
         superseded: plan.superseded(),
         published: plan.messages.len(),
+        events: plan.events.len(),
     })
 }
 
@@ -379,7 +411,8 @@ mod tests {
             Outcome {
                 objects: 23,
                 superseded: 0,
-                published: 23
+                published: 23,
+                events: 0
             }
         );
         assert_eq!(memory.objects().len(), 24);
@@ -417,7 +450,8 @@ mod tests {
             Outcome {
                 objects: 0,
                 superseded: 0,
-                published: 3
+                published: 3,
+                events: 0
             }
         );
         assert!(healthy.objects().is_empty());
@@ -442,7 +476,8 @@ mod tests {
             Outcome {
                 objects: 3,
                 superseded: 0,
-                published: 3
+                published: 3,
+                events: 0
             }
         );
         assert!(healthy.objects().values().all(|o| !o.body.is_empty()));

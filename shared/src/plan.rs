@@ -45,6 +45,14 @@ pub struct Plan {
     /// the other events); each after its object. Once the objects are decided, only the
     /// messages of files that were not superseded are left.
     pub messages: Vec<Message>,
+    /// The EventBridge entries (docs/contract.md §10): made when the objects are decided
+    /// and the publisher has a bus ([`EventPublisher::has_bus`]), one per file that was
+    /// not superseded, or the archive pointer; put beside the messages.
+    ///
+    /// [`EventPublisher::has_bus`]: crate::pipeline::EventPublisher::has_bus
+    pub events: Vec<crate::events::Entry>,
+    /// `RESULTS_BUCKET`, which the entries name.
+    bucket: String,
     /// Every object is decided and the plan has let go of their bytes
     /// ([`Plan::release_stored`]): only the messages are left to do.
     stored: bool,
@@ -110,6 +118,8 @@ impl Plan {
                 archive,
                 files: Vec::new(),
                 messages: Vec::new(),
+                events: Vec::new(),
+                bucket: to.bucket.clone(),
                 stored: false,
                 superseded: Vec::new(),
             };
@@ -141,6 +151,8 @@ impl Plan {
             archive,
             files,
             messages,
+            events: Vec::new(),
+            bucket: to.bucket.clone(),
             stored: false,
             superseded: Vec::new(),
         }
@@ -178,13 +190,25 @@ impl Plan {
     }
 
     /// Records what each file's write came to, drops the messages of superseded files,
-    /// and lets go of the objects' bytes (slices of the body), so nothing holds a large
-    /// body while the messages go out.
-    pub(crate) fn release_stored(&mut self, writes: &[FileWrite]) {
+    /// makes the EventBridge entries of the others when `with_events` (from the body, while
+    /// the plan still holds it), and lets go of the objects' bytes (slices of the body), so
+    /// nothing holds a large body while the messages go out.
+    pub(crate) fn release_stored(&mut self, writes: &[FileWrite], with_events: bool) {
         self.superseded = writes.iter().map(|w| *w == FileWrite::Superseded).collect();
         if self.messages.len() == self.files.len() {
             let mut superseded = self.superseded.iter();
             self.messages.retain(|_| !superseded.next().copied().unwrap_or(false));
+        }
+        if with_events {
+            // The body parsed when the plan was made, so it parses again.
+            if let Ok(delivery) = Delivery::parse(&self.archive.body) {
+                let mut events = crate::events::entries(&delivery, self, &self.bucket);
+                if events.len() == self.files.len() {
+                    let mut superseded = self.superseded.iter();
+                    events.retain(|_| !superseded.next().copied().unwrap_or(false));
+                }
+                self.events = events;
+            }
         }
         self.archive.body = Bytes::new();
         for put in &mut self.files {

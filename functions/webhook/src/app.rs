@@ -1,4 +1,4 @@
-//! Start-up with the AWS SDK: configuration, the secrets, and the S3, SNS and SQS clients,
+//! Start-up with the AWS SDK: configuration, the secrets, and the S3, SNS, EventBridge and SQS clients,
 //! built once per process (docs/contract.md §6).
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use shared::aws::{S3ResultStore, SnsPublisher, SqsRedriveQueue};
+use shared::events::{EventBridgeBus, WithBus};
 use shared::plan::Destination;
 use shared::signature::Verifier;
 use tracing::warn;
@@ -16,8 +17,9 @@ use crate::config::{Config, SecretSource};
 use crate::handler::{Handler, Redrive};
 use crate::keys::{Keys, ReadSecret};
 
-/// The function as deployed: S3, SNS and SQS behind the ports.
-pub type Webhook = Handler<S3ResultStore, SnsPublisher, SqsRedriveQueue>;
+/// The function as deployed: S3, SNS (with EventBridge beside it when `EVENT_BUS_NAME` is
+/// set) and SQS behind the ports.
+pub type Webhook = Handler<S3ResultStore, WithBus<SnsPublisher, EventBridgeBus>, SqsRedriveQueue>;
 
 /// Reads configuration and builds the clients; the error is the one line to log before
 /// exiting.
@@ -67,6 +69,13 @@ pub async fn start() -> Result<Webhook, String> {
     let sns_config = aws_sdk_sns::config::Builder::from(&sdk)
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .build();
+    // The same settings as SNS: the shared timeouts and retries, no stalled-stream monitor.
+    let bus = config.event_bus.map(|bus| {
+        let events_config = aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .build();
+        EventBridgeBus::new(aws_sdk_eventbridge::Client::from_conf(events_config), bus)
+    });
     Ok(Handler {
         keys,
         destination: Destination {
@@ -76,11 +85,14 @@ pub async fn start() -> Result<Webhook, String> {
         max_body_bytes: config.max_body_bytes,
         max_concurrency: config.max_concurrency,
         store: S3ResultStore::new(aws_sdk_s3::Client::from_conf(s3_config), config.bucket),
-        publisher: SnsPublisher::new(
-            aws_sdk_sns::Client::from_conf(sns_config),
-            config.confirmed_topic_arn,
-            config.failed_topic_arn,
-        ),
+        publisher: WithBus {
+            publisher: SnsPublisher::new(
+                aws_sdk_sns::Client::from_conf(sns_config),
+                config.confirmed_topic_arn,
+                config.failed_topic_arn,
+            ),
+            bus,
+        },
         redrive: config.redrive_queue_url.map(|url| Redrive {
             queue: SqsRedriveQueue::new(aws_sdk_sqs::Client::new(&sdk), url),
             ack_deadline: config.ack_deadline,

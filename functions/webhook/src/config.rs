@@ -71,6 +71,9 @@ pub struct Config {
     pub ack_deadline: std::time::Duration,
     /// `SECRET_REFRESH_INTERVAL_MS`
     pub secret_refresh_interval: std::time::Duration,
+    /// `EVENT_BUS_NAME`: a bus name or ARN; every delivery also goes there when set
+    /// (docs/contract.md §10).
+    pub event_bus: Option<String>,
 }
 
 impl Config {
@@ -133,8 +136,33 @@ impl Config {
                 "SECRET_REFRESH_INTERVAL_MS",
                 DEFAULT_SECRET_REFRESH_INTERVAL_MS,
             )?,
+            event_bus: get("EVENT_BUS_NAME").map(event_bus).transpose()?,
         })
     }
+}
+
+/// An EventBridge bus as `PutEvents` takes it: a name (1-256 of `A-Z a-z 0-9 . - _ /`)
+/// or an ARN `arn:<partition>:events:<region>:<account>:event-bus/<name>`.
+fn event_bus(value: String) -> Result<String, ConfigError> {
+    let name = match value.strip_prefix("arn:") {
+        Some(rest) => match rest.split_once(":event-bus/") {
+            Some((head, name)) if head.split(':').nth(1) == Some("events") => name,
+            _ => return Err(ConfigError::Invalid {
+                var: "EVENT_BUS_NAME",
+                reason:
+                    "an ARN must be an EventBridge event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)",
+            }),
+        },
+        None => value.as_str(),
+    };
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/');
+    if name.is_empty() || name.len() > 256 || !name.chars().all(fits) {
+        return Err(ConfigError::Invalid {
+            var: "EVENT_BUS_NAME",
+            reason: "must be a bus name (1-256 of A-Z a-z 0-9 . - _ /) or an event bus ARN",
+        });
+    }
+    Ok(value)
 }
 
 fn millis(value: Option<String>, var: &'static str, default: usize) -> Result<std::time::Duration, ConfigError> {
@@ -206,6 +234,45 @@ mod tests {
                 "{var}={bad}"
             );
             assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn event_bus_is_optional_a_name_or_an_arn() {
+        assert_eq!(config(&[]).unwrap().event_bus, None);
+        assert_eq!(config(&[("EVENT_BUS_NAME", "")]).unwrap().event_bus, None);
+        for good in [
+            "extracta",
+            "default",
+            "a.b-c_d/e",
+            "arn:aws:events:us-east-1:123456789012:event-bus/extracta",
+            "arn:aws-cn:events:cn-north-1:123456789012:event-bus/x",
+        ] {
+            assert_eq!(
+                config(&[("EVENT_BUS_NAME", good)]).unwrap().event_bus.as_deref(),
+                Some(good)
+            );
+        }
+        let long = "b".repeat(257);
+        for bad in [
+            "has space",
+            "émoji",
+            long.as_str(),
+            "arn:aws:sns:us-east-1:123456789012:topic",
+            "arn:aws:events:us-east-1:123456789012:rule/x",
+            "arn:aws:events:us-east-1:123456789012:event-bus/",
+        ] {
+            let err = config(&[("EVENT_BUS_NAME", bad)]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        var: "EVENT_BUS_NAME",
+                        ..
+                    }
+                ),
+                "{bad}: {err:?}"
+            );
         }
     }
 

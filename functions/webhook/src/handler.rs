@@ -14,7 +14,9 @@ use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 use shared::delivery::{Delivery, EventKind, MalformedBody, Route};
 use shared::keys::event_component;
-use shared::pipeline::{deliver, DownstreamError, EventPublisher, Incomplete, Outcome, RedriveQueue, ResultStore};
+use shared::pipeline::{
+    deliver, DownstreamError, EventPublisher, Incomplete, Outcome, RedriveQueue, ResultStore, Stop,
+};
 use shared::plan::{Destination, Plan};
 use shared::signature::{SignatureError, Verifier, SIGNATURE_HEADER};
 use time::OffsetDateTime;
@@ -172,7 +174,17 @@ pub(crate) struct Summary {
     pub(crate) stored: usize,
     pub(crate) superseded: usize,
     pub(crate) published: usize,
+    pub(crate) events: usize,
+    pub(crate) events_failed: usize,
     pub(crate) queued: bool,
+}
+
+/// The entries a stopped delivery failed to put on the event bus (for `EventsFailed`).
+pub(crate) fn events_failed(stop: &Stop) -> usize {
+    match stop {
+        Stop::Failed(DownstreamError::PutEvents { count, .. }) => *count,
+        _ => 0,
+    }
 }
 
 /// Milliseconds since `started`, for logs and metrics.
@@ -205,6 +217,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             stored = summary.stored,
             superseded = summary.superseded,
             published = summary.published,
+            events = summary.events,
             status = reply.status.as_u16(),
             "durationMs" = latency_ms,
             "request"
@@ -216,6 +229,8 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             files: summary.files,
             superseded: summary.superseded,
             published: summary.published,
+            events: summary.events,
+            events_failed: summary.events_failed,
             delivered: reply.status == StatusCode::OK,
             queued: summary.queued,
             signature_failure: matches!(rejection, Some(Rejection::Signature(_))),
@@ -281,11 +296,15 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
         );
         let stop = match fan_out.await {
             Ok(Outcome {
-                superseded, published, ..
+                superseded,
+                published,
+                events,
+                ..
             }) => {
                 summary.stored = plan.files.len();
                 summary.superseded = superseded;
                 summary.published = published;
+                summary.events = events;
                 let stored = json!(plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>());
                 return Ok(Reply {
                     status: StatusCode::OK,
@@ -299,6 +318,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             Err(e @ Incomplete::NotDurable(_)) => return Err(Rejection::Incomplete(e)),
             Err(Incomplete::Durable(stop)) => stop,
         };
+        summary.events_failed = events_failed(&stop);
         let Some(redrive) = &self.redrive else {
             return Err(Rejection::Incomplete(Incomplete::Durable(stop)));
         };

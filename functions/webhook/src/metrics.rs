@@ -26,6 +26,10 @@ pub struct RequestMetrics {
     pub superseded: usize,
     /// Messages published.
     pub published: usize,
+    /// EventBridge entries put (docs/contract.md §10).
+    pub events: usize,
+    /// EventBridge entries that failed to be put (a failed call counts all of its own).
+    pub events_failed: usize,
     /// A live delivery answered 200.
     pub delivered: bool,
     /// A live delivery answered 202 and queued for completion.
@@ -61,6 +65,8 @@ impl RequestMetrics {
             ("Files", self.files as u64),
             ("Superseded", self.superseded as u64),
             ("Published", self.published as u64),
+            ("EventsPut", self.events as u64),
+            ("EventsFailed", self.events_failed as u64),
             ("SignatureFailures", u64::from(self.signature_failure)),
             ("BadRequests", u64::from(self.bad_request)),
             ("DownstreamFailures", u64::from(self.downstream_failure)),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use shared::keys::NONE;
-use shared::pipeline::{EventPublisher, RedriveQueue, ResultStore};
+use shared::pipeline::{EventPublisher, Incomplete, RedriveQueue, ResultStore};
 use shared::redrive::{archived_key, complete, RedriveError};
 use tracing::{info, warn};
 
@@ -97,9 +97,19 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             }
             Err(e) => Err((None, e)),
         };
-        let (replan, superseded, published, error) = match done {
-            Ok(c) => (Some(c.replan), c.outcome.superseded, c.outcome.published, None),
-            Err((replan, e)) => (replan, 0, 0, Some(e)),
+        let (replan, superseded, published, events, error) = match done {
+            Ok(c) => (
+                Some(c.replan),
+                c.outcome.superseded,
+                c.outcome.published,
+                c.outcome.events,
+                None,
+            ),
+            Err((replan, e)) => (replan, 0, 0, 0, Some(e)),
+        };
+        let events_failed = match &error {
+            Some(RedriveError::Incomplete(Incomplete::Durable(stop))) => crate::handler::events_failed(stop),
+            _ => 0,
         };
         let completed = error.is_none();
         if let Some(e) = &error {
@@ -118,6 +128,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             stored = if completed { replan.as_ref().map_or(0, |r| r.plan.files.len()) } else { 0 },
             superseded,
             published,
+            events,
             status = if completed { 200 } else { 502 },
             "durationMs" = elapsed_ms(started),
             redrive = true,
@@ -129,6 +140,8 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             authenticated: replan.is_some(),
             superseded,
             published,
+            events,
+            events_failed,
             redriven: completed,
             redrive_failure: !completed,
             ..RequestMetrics::default()
