@@ -10,7 +10,8 @@
 //! | SQS, SNS envelope | the body is SNS's envelope, the message its `Message` string | [`Received::from_sqs_body`], [`Record`] |
 //! | SNS → Lambda | `Records[].Sns.Message` | [`Record`], [`LambdaEvent`] |
 //!
-//! Delivery is at least once: de-duplicate on [`Message::event_id`]. When
+//! Delivery is at least once: de-duplicate on [`Message::event_id`]. To keep only the
+//! newest delivery of each file downstream, compare [`Message::order`]s ([`Order`]). When
 //! [`Message::result_omitted`] is true the entry is in S3: [`Message::entry`] returns it
 //! from the message otherwise, and `Message::full_entry` (feature `s3`) in both cases.
 //!
@@ -34,10 +35,12 @@
 
 mod entry;
 mod message;
+mod order;
 mod receive;
 
 pub use entry::{event_id, FileEntry, Source};
 pub use message::{Event, Message, S3Pointer};
+pub use order::Order;
 pub use receive::{
     Fifo, LambdaEvent, Received, Record, Shape, SnsAttribute, SnsNotification, SnsRecord, SqsAttribute, SqsRecord,
 };
