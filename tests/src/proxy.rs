@@ -59,6 +59,10 @@ pub enum Action {
     Status(u16),
     /// Reset the connection without forwarding.
     Reset,
+    /// Answer `200` with this JSON body (`application/x-amz-json-1.1`) without
+    /// forwarding: a JSON-protocol API's answer of a test's choosing, e.g. EventBridge's
+    /// `PutEvents` with a failed entry.
+    Json(&'static str),
     /// Forward while the request's key is under its rate, else answer as AWS does when it
     /// throttles (see [`Throttle`]).
     Throttle(Throttle),
@@ -485,6 +489,13 @@ async fn apply_rules(client: TcpStream, upstream: SocketAddr, mode: watch::Recei
         }
         Some(Action::Status(status)) => answer_with(client, status).await,
         Some(Action::Reset) => reset(client),
+        Some(Action::Json(body)) => {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            answer_raw(client, answer).await;
+        }
         Some(Action::Throttle(limit)) => answer_raw(client, limit.answer(&method)).await,
     }
 }

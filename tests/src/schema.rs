@@ -16,10 +16,13 @@ const NAMES: &[&str] = &[
     "answer-200",
     "answer-202",
     "answer-error",
+    "archive-pointer",
     "confirmed-message",
+    "edited-message",
     "failed-message",
     "message-attributes",
     "object-metadata",
+    "processed-message",
     "redrive-message",
 ];
 
@@ -74,6 +77,69 @@ pub fn message(body: &Value, attributes: &BTreeMap<String, String>) {
         _ => check("confirmed-message", body),
     }
     check("message-attributes", &serde_json::json!(attributes));
+}
+
+/// An event as a rule's target receives it from EventBridge: its `detail` against the
+/// schema of its `detail-type` in `schemas/` (the archive pointer for any other type), and
+/// the whole event against the schema registry's draft-4 schema of that type, as
+/// `scripts/event-schemas` generates it for template.yaml (docs/contract.md §10).
+pub fn event(envelope: &Value) {
+    let detail_type = envelope.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    // An archive pointer may carry any detail-type, a routed event's included (a body
+    // that did not fit); its `archived` tells it from a file's message.
+    let pointer = envelope.pointer("/detail/archived").is_some();
+    let (detail_schema, registry) = match detail_type {
+        _ if pointer => ("archive-pointer", "ArchivePointer"),
+        "extraction.processed" => ("processed-message", detail_type),
+        "extraction.edited" => ("edited-message", detail_type),
+        "extraction.confirmed" => ("confirmed-message", detail_type),
+        "extraction.failed" => ("failed-message", detail_type),
+        _ => ("archive-pointer", "ArchivePointer"),
+    };
+    check(detail_schema, envelope.get("detail").unwrap_or(&Value::Null));
+    let name = format!("extracta.ai@{registry}");
+    let validator = registry_validators()
+        .get(name.as_str())
+        .unwrap_or_else(|| panic!("scripts/event-schemas generates no schema {name}"));
+    let errors: Vec<String> = validator
+        .iter_errors(envelope)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the registry schema {name} rejects what the bus delivered:\n  {}\n--- event ---\n{envelope}",
+        errors.join("\n  ")
+    );
+}
+
+/// The registry's schemas, by `SchemaName`, from `scripts/event-schemas --print`.
+fn registry_validators() -> &'static BTreeMap<&'static str, Validator> {
+    static VALIDATORS: OnceLock<BTreeMap<&'static str, Validator>> = OnceLock::new();
+    VALIDATORS.get_or_init(|| {
+        let script = crate::workspace_root().join("scripts/event-schemas");
+        [
+            "extracta.ai@extraction.processed",
+            "extracta.ai@extraction.edited",
+            "extracta.ai@extraction.confirmed",
+            "extracta.ai@extraction.failed",
+            "extracta.ai@ArchivePointer",
+        ]
+        .into_iter()
+        .map(|name| {
+            let out = std::process::Command::new("python3")
+                .arg(&script)
+                .args(["--print", name])
+                .output()
+                .unwrap_or_else(|e| panic!("python3 {} (python3 is needed): {e}", script.display()));
+            assert!(out.status.success(), "{} --print {name} failed", script.display());
+            let schema: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{} --print {name} is not JSON: {e}", script.display()));
+            let validator = jsonschema::draft4::new(&schema)
+                .unwrap_or_else(|e| panic!("the registry schema {name} is not a valid draft-4 schema: {e}"));
+            (name, validator)
+        })
+        .collect()
+    })
 }
 
 /// The user metadata map of a stored object.
