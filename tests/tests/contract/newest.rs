@@ -46,7 +46,10 @@ async fn redrive(fx: &Fixture, archived: &str) {
         .send_message(queue, &json!({ "archived": archived }).to_string())
         .await;
     let drained = fx.stack.mapping().drain(&fx.stack.aws, &fx.f).await;
-    assert!(drained.failures().is_empty(), "a superseded file is complete: {drained:?}");
+    assert!(
+        drained.failures().is_empty(),
+        "a superseded file is complete: {drained:?}"
+    );
     assert_eq!(drained.completed().len(), 1, "{drained:?}");
 }
 
@@ -81,11 +84,7 @@ async fn a_redriven_older_edit_never_replaces_a_newer_one() {
     assert_eq!(held(&fx, &file).await, 2, "edited.json went back to an older edit");
     let output = fx.f.stop().await;
     let counts = superseded_counts(&output);
-    assert_eq!(
-        counts,
-        [(false, 0.0), (false, 0.0), (true, 1.0)],
-        "{output}"
-    );
+    assert_eq!(counts, [(false, 0.0), (false, 0.0), (true, 1.0)], "{output}");
 }
 
 #[tokio::test]
@@ -167,7 +166,11 @@ async fn a_queued_older_confirmation_redriven_after_a_newer_one_publishes_nothin
 /// `target/debug/webhook-cli`, built by scripts/test beside the webhook binary.
 fn replay(fx: &Fixture, day: &str) -> String {
     let bin = e2e::function::webhook_bin().with_file_name("webhook-cli");
-    assert!(bin.is_file(), "webhook-cli not found at {}: run `cargo build -p webhook-cli`", bin.display());
+    assert!(
+        bin.is_file(),
+        "webhook-cli not found at {}: run `cargo build -p webhook-cli`",
+        bin.display()
+    );
     let out = Command::new(bin)
         .arg("replay")
         .args(["--bucket", &fx.stack.res.bucket, "--prefix", &fx.prefix])
@@ -182,7 +185,11 @@ fn replay(fx: &Fixture, day: &str) -> String {
         .output()
         .expect("webhook-cli runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "replay failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "replay failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -228,7 +235,11 @@ async fn two_versions_sent_concurrently_the_later_received_wins_every_time() {
         let (at_a, at_b) = (received_at(&fx, &ra).await, received_at(&fx, &rb).await);
         let object = fx.stack.object(&key(&fx, CONFIRMED, &file)).await;
         let winner = object.json()["result"]["v"].as_u64().unwrap();
-        let want = if (at_a.as_str(), entry_id(&a)) > (at_b.as_str(), entry_id(&b)) { 1 } else { 2 };
+        let want = if (at_a.as_str(), entry_id(&a)) > (at_b.as_str(), entry_id(&b)) {
+            1
+        } else {
+            2
+        };
         assert_eq!(winner, want, "round {round}: received at {at_a} (v1) and {at_b} (v2)");
         assert_eq!(object.meta("received-at"), if want == 1 { at_a } else { at_b });
 
@@ -240,7 +251,10 @@ async fn two_versions_sent_concurrently_the_later_received_wins_every_time() {
             .iter()
             .map(|m| m.json()["result"]["v"].as_u64().unwrap())
             .collect();
-        assert!(versions.contains(&want), "round {round}: the newest is always published: {versions:?}");
+        assert!(
+            versions.contains(&want),
+            "round {round}: the newest is always published: {versions:?}"
+        );
         if versions.last() != Some(&want) {
             published_out_of_order += 1;
         }
@@ -257,4 +271,47 @@ async fn received_at(fx: &Fixture, rsp: &e2e::HttpResponse) -> String {
 /// The `eventId` of `d`'s one file entry.
 fn entry_id(d: &Delivery) -> String {
     e2e::expect::event_id(CONFIRMED, d.entries()[0].as_bytes())
+}
+
+/// The S3 requests `s3` has seen since `from`, as `(method, count)`, sorted.
+fn s3_requests(s3: &FaultProxy, from: usize) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in &s3.requests()[from..] {
+        *counts.entry(r.method.clone()).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+#[tokio::test]
+async fn a_first_write_costs_no_request_more_and_an_overwrite_at_most_two_per_file() {
+    let s3 = FaultProxy::start(moto::shared().addr()).await;
+    let fx = Fixture::on(Stack::new().await, |c| c.s3_endpoint(&s3.url())).await;
+    let three = |v: u32| {
+        let mut d = Delivery::new(EDITED);
+        for f in ["file-1", "file-2", "file-3"] {
+            d = d.raw_entry(&entry("ext-n", "batch-n", f, "edited", &format!(r#"{{"v":{v}}}"#)));
+        }
+        d
+    };
+    let put = |n: usize| ("PUT".to_owned(), n);
+    let head = |n: usize| ("HEAD".to_owned(), n);
+
+    // A first delivery of three files: the archive copy and three objects, as before.
+    let mark = s3.requests().len();
+    send_ok(&fx, &three(1)).await;
+    assert_eq!(s3_requests(&s3, mark), [put(4)]);
+
+    // A newer version: per file, the refused write, a HEAD and the write over it.
+    let mark = s3.requests().len();
+    send_ok(&fx, &three(2)).await;
+    assert_eq!(s3_requests(&s3, mark), [head(3), put(1 + 3 * 2)]);
+
+    // An exact repeat of the older one: the archive copy's refusal and HEAD (its first
+    // receipt time), then per file a refusal and a HEAD: superseded, nothing written.
+    let mark = s3.requests().len();
+    send_ok(&fx, &three(1)).await;
+    assert_eq!(s3_requests(&s3, mark), [head(1 + 3), put(1 + 3)]);
+    for f in ["file-1", "file-2", "file-3"] {
+        assert_eq!(held(&fx, &key(&fx, EDITED, f)).await, 2);
+    }
 }

@@ -445,10 +445,15 @@ async fn missing_queue_is_502() {
         "the archive copy is stored before the queue is needed"
     );
 
-    // WHEN the sender retries with SNS back, the queue is not needed: 200
+    // WHEN the sender retries with SNS back, the queue is not needed: 200, with the first
+    // request's receipt time (an exact repeat, docs/contract.md §9)
     sns.forward();
-    let (rsp, w) = fx.send(&d.request()).await;
-    check_accepted(&fx, &d, Some(CONFIRMED), &rsp, w, true).await;
+    let (rsp, retry) = fx.send(&d.request()).await;
+    let both = Window {
+        before: w.before,
+        after: retry.after,
+    };
+    check_accepted(&fx, &d, Some(CONFIRMED), &rsp, both, true).await;
 }
 
 #[tokio::test]
