@@ -143,7 +143,7 @@ class Params:
     """ReservedConcurrency; None: unset (the account's unreserved pool)."""
     account_concurrency: int = 1_000
     """The account's Lambda concurrency quota in the Region."""
-    redrive_concurrency: int = 10
+    redrive_concurrency: int = 5
     """The redrive event source mapping's MaximumConcurrency."""
     queued_fraction: float = 0.0
     """Share of live deliveries answered 202 and queued (0 when S3/SNS keep up)."""
@@ -341,6 +341,8 @@ def table(base: Params) -> list[dict]:
 def fmt(x: float) -> str:
     if x == math.inf:
         return "unlimited"
+    if float(x).is_integer():
+        return f"{x:,.0f}"
     if x >= 100:
         return f"{x:,.0f}"
     if x >= 10:
