@@ -80,7 +80,7 @@ impl Message {
             push_member(&mut out, name, &value.to_string());
         }
         let last = match self.event {
-            Event::Confirmed => ("result", self.result.as_deref()),
+            Event::Processed | Event::Edited | Event::Confirmed => ("result", self.result.as_deref()),
             Event::Failed => ("error", self.error.as_deref()),
         };
         if let (name, Some(raw)) = last {

@@ -10,6 +10,11 @@
 //! | SQS, SNS envelope | the body is SNS's envelope, the message its `Message` string | [`Received::from_sqs_body`], [`Record`] |
 //! | SNS → Lambda | `Records[].Sns.Message` | [`Record`], [`LambdaEvent`] |
 //!
+//! With an event bus (docs/contract.md §10) every file of all four events arrives as an
+//! EventBridge event whose `detail` is the same [`Message`], and any other delivery as an
+//! [`ArchivePointer`]: [`BusEvent::from_json`] parses what a rule's SQS or Lambda target
+//! receives.
+//!
 //! Delivery is at least once: de-duplicate on [`Message::event_id`]. To keep only the
 //! newest delivery of each file downstream, compare [`Message::order`]s ([`Order`]). When
 //! [`Message::result_omitted`] is true the entry is in S3: [`Message::entry`] returns it
@@ -33,11 +38,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod bus;
 mod entry;
 mod message;
 mod order;
 mod receive;
 
+pub use bus::{ArchivePointer, BusEvent, Detail, SOURCE};
 pub use entry::{event_id, FileEntry, Source};
 pub use message::{Event, Message, S3Pointer};
 pub use order::Order;

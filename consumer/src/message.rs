@@ -1,13 +1,21 @@
-//! The message body the function publishes for one confirmed or failed file entry.
+//! The message body the function publishes for one file entry: on SNS for confirmed and
+//! failed entries, as the `detail` of an EventBridge event for all four events.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The events that publish a message.
+/// The events whose files get a message: confirmed and failed on SNS, all four as the
+/// `detail` of EventBridge events (docs/contract.md §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 pub enum Event {
+    /// `extraction.processed`, on the event bus only.
+    #[serde(rename = "extraction.processed")]
+    Processed,
+    /// `extraction.edited`, on the event bus only.
+    #[serde(rename = "extraction.edited")]
+    Edited,
     /// `extraction.confirmed`, on the confirmed topic.
     #[serde(rename = "extraction.confirmed")]
     Confirmed,
@@ -20,6 +28,8 @@ impl Event {
     /// The event name as published.
     pub fn name(self) -> &'static str {
         match self {
+            Event::Processed => "extraction.processed",
+            Event::Edited => "extraction.edited",
             Event::Confirmed => "extraction.confirmed",
             Event::Failed => "extraction.failed",
         }
@@ -64,11 +74,12 @@ pub struct Message {
     /// The entry's `url`.
     #[serde(default)]
     pub url: Value,
-    /// The extracted data of a confirmed entry, byte for byte as sent; `None` when it is
-    /// `null`, when the event is failed, or when [`Message::result_omitted`].
+    /// The extracted data of a processed, edited or confirmed entry, byte for byte as
+    /// sent; `None` when it is `null`, when the event is failed, or when
+    /// [`Message::result_omitted`].
     #[serde(default)]
     pub result: Option<Box<RawValue>>,
-    /// The `error` of a failed entry, as sent; `None` when `null` or confirmed.
+    /// The `error` of a failed entry, as sent; `None` when `null` or another event.
     #[serde(default)]
     pub error: Option<Box<RawValue>>,
     /// Where the full entry is stored.

@@ -247,7 +247,8 @@ fn what_is_not_a_message_is_an_error() {
     for body in [
         "not json",
         "[]",
-        r#"{"event":"extraction.processed","eventId":"x","s3":{"bucket":"b","key":"k"},"receivedAt":"t"}"#,
+        // An event no message is made for (processed and edited files have one: on the bus).
+        r#"{"event":"extraction.deleted","eventId":"x","s3":{"bucket":"b","key":"k"},"receivedAt":"t"}"#,
         r#"{"event":"extraction.failed","s3":{"bucket":"b","key":"k"},"receivedAt":"t"}"#,
         // SNS's subscription confirmation is an envelope without a function message.
         r#"{"Type":"SubscriptionConfirmation","Message":"You have chosen to subscribe","Token":"t"}"#,
