@@ -16,3 +16,8 @@ setup:
 ## Benchmarks: the performance figures as one table (bench/README.md, docs/performance.md).
 bench:
 	bench/run
+
+## The overload simulation of docs/capacity.md (a few minutes; not part of make test).
+.PHONY: overload
+overload:
+	bench/capacity/simulate
