@@ -37,7 +37,7 @@ impl<'de> Deserialize<'de> for Invocation {
         let text = raw.get();
         let Some(probe) = Probe::read(text) else {
             // Leave odd events (a non-object `requestContext`, repeated members) to the
-            // general path below, which answers them as before.
+            // general path below, which decodes them as `lambda_http` does.
             return decode_general(text).map_err(D::Error::custom);
         };
         if probe.records {
@@ -173,7 +173,7 @@ fn decode_http(text: &str, probe: &Probe<'_>) -> Result<Invocation, serde_json::
 
 /// For a string `body` (`token`, borrowed from `text`) that is valid Unicode: the event
 /// with `null` in the body's place, and the body's value. `None` leaves the event as it is
-/// (another kind of value, or a lone surrogate, which the shapes reject as before).
+/// (another kind of value, or a lone surrogate, which the general path's shapes reject).
 fn split_body(text: &str, token: &str) -> Option<(String, String)> {
     let start = (token.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start.checked_add(token.len()).filter(|&end| end <= text.len())?;
@@ -340,7 +340,7 @@ mod tests {
                 texts.push(shape.replace("BODY", body));
             }
         }
-        // THEN each one becomes the same request as before, or fails as before
+        // THEN each one becomes the request `lambda_http` decodes, or fails where it fails
         for text in &texts {
             assert_eq!(as_decoded(text), as_lambda_http_decodes(text), "{text}");
         }
