@@ -1,4 +1,5 @@
-//! `show`: what landed in the results bucket, what arrived on the topics' SQS queues, and
+//! `show`: what landed in the results bucket, what arrived on the SQS queues (the topics'
+//! subscriptions, an event bus rule's target: each event as the target receives it), and
 //! how many deliveries wait on the redrive queue and its dead-letter queue.
 
 use std::process::ExitCode;

@@ -498,6 +498,27 @@ fn make_run_serves_signed_deliveries_and_ctrl_c_stops_everything() {
         want.sort();
         assert_eq!(keys, want, "each message points at its stored object");
     }
+    // AND the event bus's rule handed its queue one event per file of the four events and
+    // one archive pointer for the future namespace (docs/contract.md §10).
+    let events = queue_ending(&shown, "/extracta-events-rule-target", &out);
+    let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
+    for e in events {
+        assert_eq!(e["source"], "extracta.ai", "{e}");
+        *per_type
+            .entry(e["detail-type"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    let want: BTreeMap<String, usize> = [
+        ("extraction.confirmed", 3),
+        ("extraction.processed", 2),
+        ("extraction.edited", 2),
+        ("extraction.failed", 2),
+        ("classification.completed", 1),
+    ]
+    .into_iter()
+    .map(|(t, n)| (t.to_owned(), n))
+    .collect();
+    assert_eq!(per_type, want, "events on the rule's queue:\n{out}");
     // AND the function's and the gateway's log lines reached the terminal.
     let log = stack.output();
     for needle in [
