@@ -298,6 +298,86 @@ try:
                 stdin=sns_event, extra={"DEDUP_BUCKET": "state-node-lambda"})
     expect("node lambda.mjs, SNS event", lines, [{"eventId": c1["eventId"], "status": "confirmed", "from": "message", "fileId": "-NxFile1"},
                                                  {"eventId": c2["eventId"], "status": "confirmed", "from": "s3", "fileId": "-NxFile2"}], 0)
+
+    # ---- EventBridge: rules on the bus, their SQS and Lambda targets (docs/contract.md §10) ----
+    events = boto3.client("events")
+    bus = "extracta-events"
+    events.create_event_bus(Name=bus)
+    for b in ("state-py-bus-failed", "state-py-bus-ns", "state-py-bus-status", "state-py-bus-ext", "state-py-bus-lambda", "state-node-bus-lambda"):
+        s3.create_bucket(Bucket=b)
+    rule = [sys.executable, str(PY / "rule.py"), bus]
+    patterns = {
+        "bus-failed": {"source": ["extracta.ai"], "detail-type": ["extraction.failed"]},
+        "bus-ns": {"source": ["extracta.ai"], "detail-type": [{"prefix": "classification."}]},
+        "bus-status": {"source": ["extracta.ai"], "detail": {"status": ["confirmed"]}},
+        "bus-ext": {"source": ["extracta.ai"], "detail": {"extractionId": ["-NxDocsB"]}},
+    }
+    # The patterns docs/consumers.md shows are these, verbatim.
+    for name, pattern in patterns.items():
+        check(f"docs/consumers.md shows the {name} pattern", json.dumps(pattern) in doc, json.dumps(pattern))
+    bus_queues = {name: run("rule.py", rule + [name, json.dumps(pattern)], text_out=True) for name, pattern in patterns.items()}
+
+    # A future namespace: its archive copy, and the pointer the function puts for it.
+    future_body = json.dumps({"event": "classification.processed", "result": [{"documentType": "invoice"}, {"documentType": "receipt"}]}).encode()
+    future_key = "extracta/_deliveries/2026/11/26/classification.processed/" + hashlib.sha256(future_body).hexdigest() + ".json"
+    s3.put_object(Bucket=BUCKET, Key=future_key, Body=future_body, ContentType="application/json")
+    pointer = {"event": "classification.processed", "eventId": hashlib.sha256(b"classification.processed\n" + future_body).hexdigest(),
+               "archived": {"bucket": BUCKET, "key": future_key}, "files": 2, "receivedAt": RECEIVED_AT}
+    check("fixture pointer is a valid archive-pointer", not errors(V["archive-pointer"], pointer), errors(V["archive-pointer"], pointer))
+
+    def put(detail_type, detail):
+        entry = {"Source": "extracta.ai", "DetailType": detail_type, "Detail": json.dumps(detail, separators=(",", ":")), "EventBusName": bus}
+        out = events.put_events(Entries=[entry])
+        assert out["FailedEntryCount"] == 0, out
+
+    # As the function puts them: one entry per file (C1 twice: a redrive), then the pointer.
+    for item in (C1, C2, C3, F1, C1):
+        put(item[0]["event"], item[0])
+    put("classification.processed", pointer)
+
+    drain_bus = [sys.executable, str(PY / "bus_target.py")]
+    bus_env = {"PYTHONPATH": str(PY)}
+    d1 = {"eventId": C1[0]["eventId"], "fileId": "-NxFile1", "source": "detail", "detailType": "extraction.confirmed"}
+    d2 = {"eventId": C2[0]["eventId"], "fileId": "-NxFile2", "source": "s3"}
+    d3 = {"eventId": C3[0]["eventId"], "fileId": "-NxFile3", "source": "detail"}
+    df = {"eventId": F1[0]["eventId"], "fileId": "-NxFile4", "detailType": "extraction.failed", "status": "failed"}
+    dp = {"eventId": pointer["eventId"], "detailType": "classification.processed", "source": "archive", "files": 2}
+
+    def expect_bus(name, lines, want, skipped):
+        seen = [line for line in lines if "eventId" in line]
+        check(f"{name}: each event once, matched", sorted(line["eventId"] for line in seen) == sorted(w["eventId"] for w in want),
+              json.dumps(seen)[:600])
+        for w in want:
+            line = next((line for line in seen if line["eventId"] == w["eventId"]), {})
+            check(f"{name}: {w.get('fileId') or w.get('detailType')} read from {w.get('source', 'detail')}",
+                  all(line.get(k) == v for k, v in w.items()), line)
+        n = sum(1 for line in lines if "skipped" in line)
+        check(f"{name}: {skipped} duplicate(s) skipped", n == skipped, n)
+
+    expect_bus("rule on one event (SQS target)", run("bus_target.py", drain_bus + [bus_queues["bus-failed"]], extra=dict(bus_env, DEDUP_BUCKET="state-py-bus-failed")), [df], 0)
+    expect_bus("rule on a namespace prefix (SQS target)", run("bus_target.py", drain_bus + [bus_queues["bus-ns"]], extra=dict(bus_env, DEDUP_BUCKET="state-py-bus-ns")),
+               [dict(dp, bodyEvent="classification.processed")], 0)
+    expect_bus("rule on a status inside detail (SQS target)", run("bus_target.py", drain_bus + [bus_queues["bus-status"]], extra=dict(bus_env, DEDUP_BUCKET="state-py-bus-status")), [d1, d2, d3], 1)
+    expect_bus("rule on an extraction id (SQS target)", run("bus_target.py", drain_bus + [bus_queues["bus-ext"]], extra=dict(bus_env, DEDUP_BUCKET="state-py-bus-ext")), [d3], 0)
+
+    # A rule's Lambda target gets the same event as the queue's body.
+    def envelope(detail_type, detail):
+        return json.dumps({"version": "0", "id": "e", "detail-type": detail_type, "source": "extracta.ai", "account": "123456789012",
+                           "time": "2026-11-26T18:19:08Z", "region": "us-east-1", "resources": [], "detail": detail})
+
+    for item, want in ((C2, d2), (C2, None)):
+        lines = run("bus_target.py", drain_bus, stdin=envelope("extraction.confirmed", item[0]), extra=dict(bus_env, DEDUP_BUCKET="state-py-bus-lambda"))
+        expect_bus("python bus_target.handler (Lambda target)" + ("" if want else ", again"), lines, [want] if want else [], 0 if want else 1)
+    lines = run("bus_target.mjs", ["node", "--input-type=module", "-e",
+                                   "import { handler } from " + json.dumps((NODE / "bus_target.mjs").as_uri()) + ";"
+                                   "import { readFileSync } from 'node:fs'; await handler(JSON.parse(readFileSync(0, 'utf8')));"],
+                stdin=envelope("extraction.confirmed", C2[0]), extra={"DEDUP_BUCKET": "state-node-bus-lambda"})
+    expect_bus("node bus_target.mjs (Lambda target)", lines, [dict(d2, detailType="extraction.confirmed")], 0)
+    lines = run("bus_target.mjs", ["node", "--input-type=module", "-e",
+                                   "import { handler } from " + json.dumps((NODE / "bus_target.mjs").as_uri()) + ";"
+                                   "import { readFileSync } from 'node:fs'; await handler(JSON.parse(readFileSync(0, 'utf8')));"],
+                stdin=envelope("classification.processed", pointer), extra={"DEDUP_BUCKET": "state-node-bus-lambda"})
+    expect_bus("node bus_target.mjs, an archive pointer", lines, [dp], 0)
 finally:
     moto.terminate()
     moto.wait(timeout=10)
