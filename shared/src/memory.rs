@@ -129,6 +129,22 @@ impl Memory {
         lock(&self.faults).clone()
     }
 
+    /// One read of the object at `key` (of its bytes or its metadata, as `view` takes it),
+    /// failing when reads are made to fail.
+    async fn read<T>(&self, key: &str, view: impl FnOnce(&Object) -> T) -> Result<Option<T>, DownstreamError> {
+        let faults = self.faults();
+        self.request(|| {
+            if faults.get {
+                return Err(DownstreamError::Read {
+                    key: key.to_owned(),
+                    reason: "injected fault".into(),
+                });
+            }
+            Ok(lock(&self.objects).get(key).map(view))
+        })
+        .await
+    }
+
     /// Takes one injected conflict, if any are left.
     fn take_conflict(&self) -> bool {
         let mut faults = lock(&self.faults);
@@ -204,37 +220,21 @@ impl ResultStore for Memory {
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, DownstreamError> {
-        let faults = self.faults();
-        self.request(|| {
-            if faults.get {
-                return Err(DownstreamError::Read {
-                    key: key.to_owned(),
-                    reason: "injected fault".into(),
-                });
-            }
+        self.read(key, |o| {
             let meta = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-            Ok(lock(&self.objects).get(key).map(|o| ObjectMeta {
+            ObjectMeta {
                 etag: o.etag.clone(),
                 event_id: meta(&o.event_id),
                 received_at: meta(&o.received_at),
-            }))
+            }
         })
         .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, DownstreamError> {
-        let faults = self.faults();
-        self.request(|| {
-            if faults.get {
-                return Err(DownstreamError::Read {
-                    key: key.to_owned(),
-                    reason: "injected fault".into(),
-                });
-            }
-            Ok(lock(&self.objects).get(key).map(|o| StoredObject {
-                body: o.body.clone(),
-                received_at: Some(o.received_at.clone()),
-            }))
+        self.read(key, |o| StoredObject {
+            body: o.body.clone(),
+            received_at: Some(o.received_at.clone()),
         })
         .await
     }
