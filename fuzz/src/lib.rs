@@ -17,7 +17,7 @@ use shared::plan::{Destination, Plan};
 use shared::signature::{Secret, Verifier, MAX_SIGNATURE_CANDIDATES, SIGNATURE_HEADER};
 use time::OffsetDateTime;
 use webhook::handler::{Handler, IncomingBody, Redrive};
-use webhook::keys::Keys;
+use webhook::secrets::Keys;
 
 /// The secret every handler-path run is configured with.
 pub const SECRET: &str = "E_AI_K_fuzz-secret-not-real";

@@ -16,7 +16,7 @@ use tracing::warn;
 
 use crate::config::{Config, SecretSource};
 use crate::handler::{Handler, Redrive};
-use crate::keys::{Keys, ReadSecret};
+use crate::secrets::{Keys, ReadSecret};
 
 /// The function as deployed: S3, SNS (with EventBridge beside it when `EVENT_BUS_NAME` is
 /// set) and SQS behind the ports.

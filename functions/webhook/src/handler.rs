@@ -22,7 +22,7 @@ use shared::signature::{SignatureError, Verifier, SIGNATURE_HEADER};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::keys::Keys;
+use crate::secrets::Keys;
 use crate::metrics::RequestMetrics;
 
 /// The body as it reached the function.

@@ -1,11 +1,12 @@
 //! The Extracta.ai webhook receiver as a library: the [`handler`] (live deliveries) and
 //! its [`redrive`] (queued ones), generic over the ports of `shared`; the Lambda event
-//! adapters ([`http`], [`lambda`]); the [`config`]; and the start-up with the AWS SDK
-//! ([`app`]). `main.rs` is the thin binary; the fuzz targets and tests drive this same
+//! adapters ([`http`], [`lambda`]); the [`config`] and the webhook [`secrets`]; and the
+//! start-up with the AWS SDK ([`app`]). `main.rs` is the thin binary; the fuzz targets and tests drive this same
 //! code with the in-memory ports.
 //!
 //! A request flows one way: Lambda event ([`lambda`], [`http`]) -> [`handler::Handler`]
-//! (checks, signature, plan) -> `shared::pipeline::execute` (S3, then SNS) -> answer.
+//! (checks, signature, plan) -> `shared::pipeline::deliver` (S3, then SNS and the bus) ->
+//! answer.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "aws")]
@@ -14,7 +15,7 @@ pub mod config;
 pub mod handler;
 #[cfg(feature = "lambda")]
 pub mod http;
-pub mod keys;
+pub mod secrets;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "lambda")]

@@ -155,7 +155,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
 mod tests {
     use super::*;
     use crate::handler::{IncomingBody, Redrive};
-    use crate::keys::Keys;
+    use crate::secrets::Keys;
     use bytes::Bytes;
     use http::{HeaderMap, Method, StatusCode};
     use shared::keys::Prefix;

@@ -16,7 +16,7 @@ use shared::memory::Memory;
 use shared::plan::Destination;
 use shared::signature::{Secret, Verifier, SIGNATURE_HEADER};
 use webhook::handler::{Handler, IncomingBody, Redrive};
-use webhook::keys::Keys;
+use webhook::secrets::Keys;
 use webhook::lambda::{serve, Invocation};
 
 /// The documented local secret the samples are signed with (events/README.md).
