@@ -22,8 +22,8 @@ use shared::signature::{SignatureError, Verifier, SIGNATURE_HEADER};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::secrets::Keys;
 use crate::metrics::RequestMetrics;
+use crate::secrets::Keys;
 
 /// The body as it reached the function.
 #[derive(Debug)]

@@ -15,10 +15,10 @@ pub mod config;
 pub mod handler;
 #[cfg(feature = "lambda")]
 pub mod http;
-pub mod secrets;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "lambda")]
 pub mod logging;
 pub mod metrics;
 pub mod redrive;
+pub mod secrets;
