@@ -16,8 +16,8 @@ use shared::memory::Memory;
 use shared::plan::Destination;
 use shared::signature::{Secret, Verifier, SIGNATURE_HEADER};
 use webhook::handler::{Handler, IncomingBody, Redrive};
-use webhook::secrets::Keys;
 use webhook::lambda::{serve, Invocation};
+use webhook::secrets::Keys;
 
 /// The documented local secret the samples are signed with (events/README.md).
 const SECRET: &str = "E_AI_K_local-dev-secret-not-real";
