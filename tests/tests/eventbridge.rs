@@ -339,3 +339,42 @@ async fn without_event_bus_name_nothing_goes_to_eventbridge() {
         .expect("a request line");
     assert!(line.contains("\"events\":0"), "{line}");
 }
+
+#[tokio::test]
+async fn a_superseded_file_puts_nothing() {
+    // GIVEN two edits of one file, the older one redriven after the newer one was stored
+    let bus = Bus::new().await;
+    let f = bus.stack.start(bus.config()).await;
+    let older = Delivery::new("extraction.edited").raw_entry(&entry("f1", "edited", r#"{"v":1}"#));
+    let rsp = f.http(&older.request()).await;
+    rsp.assert_status(200);
+    let archived = rsp.json()["archived"].as_str().unwrap_or_default().to_owned();
+    let newer = Delivery::new("extraction.edited").raw_entry(&entry("f1", "edited", r#"{"v":2}"#));
+    f.http(&newer.request()).await.assert_status(200);
+    assert_eq!(bus.events(&bus.all).await.len(), 2);
+    // WHEN the older delivery is redriven
+    let message_id = bus
+        .stack
+        .aws
+        .send_message(
+            &bus.stack.res.redrive_queue,
+            &json!({ "archived": archived }).to_string(),
+        )
+        .await;
+    let queued = bus.stack.queued().await;
+    assert_eq!(queued.len(), 1, "{message_id}");
+    let redriven = e2e::redrive::invoke_sqs(&f, e2e::redrive::sqs_event(&bus.stack.res.redrive_queue, &queued)).await;
+    assert!(redriven.failures.is_empty(), "{:?}", redriven.failures);
+    // THEN the file is superseded: no event, and the object still holds the newer edit.
+    assert!(bus.events(&bus.all).await.is_empty());
+    let key = "extracta/ext-1/batch-1/f1/edited.json";
+    assert_eq!(bus.stack.object(key).await.text(), newer.entries()[0]);
+    let line = f
+        .wait_for_line(std::time::Duration::from_secs(5), |l| l.contains("\"redrive\""))
+        .await
+        .expect("a redrive line");
+    assert!(
+        line.contains("\"superseded\":1") && line.contains("\"events\":0"),
+        "{line}"
+    );
+}
