@@ -149,7 +149,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
                 totals.superseded += done.outcome.superseded;
                 totals.published += done.outcome.published;
             }
-            Err((_, e)) => {
+            Err(e) => {
                 eprintln!("\n{key}: {e}");
                 totals.failed += 1;
             }

@@ -699,7 +699,6 @@ mod tests {
             let (plan, _) = live(CONFIRMED, 0, &memory, &publisher).await.unwrap();
             let done = crate::redrive::complete(&plan.archive.key, &dest(), &*memory, &publisher, 4)
                 .await
-                .map_err(|(_, e)| e)
                 .unwrap();
             assert_eq!(done.outcome.events, 3);
             let put = bus.entries();

@@ -43,6 +43,23 @@ pub enum RedriveError {
     Incomplete(Incomplete),
 }
 
+/// A redrive that did not complete: why, and the delivery as planned when it got that far
+/// (its event and files, for the log line).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct NotCompleted {
+    /// The delivery as planned, once its archive copy was read and planned.
+    pub replan: Option<Replan>,
+    /// Why it did not complete.
+    pub error: RedriveError,
+}
+
+impl From<RedriveError> for NotCompleted {
+    fn from(error: RedriveError) -> Self {
+        NotCompleted { replan: None, error }
+    }
+}
+
 /// The `archived` key a redrive message names: a JSON object with a string `archived`;
 /// other members are ignored, so an operator may send just `{"archived": "<key>"}`.
 pub fn archived_key(message: &[u8]) -> Result<String, RedriveError> {
@@ -158,14 +175,17 @@ pub async fn complete<S: ResultStore, P: EventPublisher>(
     store: &S,
     publisher: &P,
     max_in_flight: usize,
-) -> Result<Completed, (Option<Replan>, RedriveError)> {
-    let archived = Archived::read(key, &to.prefix, store).await.map_err(|e| (None, e))?;
-    let mut replan = archived.plan(to).map_err(|e| (None, e))?;
+) -> Result<Completed, NotCompleted> {
+    let archived = Archived::read(key, &to.prefix, store).await?;
+    let mut replan = archived.plan(to)?;
     // The plan's slices are all the body needed from here on (`execute` lets go of them).
     drop(archived);
     match execute(&mut replan.plan, store, publisher, max_in_flight, pending()).await {
         Ok(outcome) => Ok(Completed { replan, outcome }),
-        Err(e) => Err((Some(replan), RedriveError::Incomplete(e))),
+        Err(e) => Err(NotCompleted {
+            replan: Some(replan),
+            error: RedriveError::Incomplete(e),
+        }),
     }
 }
 
@@ -243,14 +263,32 @@ mod tests {
             format!("{}x", plan.archive.key),
         ] {
             let err = complete(&key, &to(), &archive, &archive, 4).await.unwrap_err();
-            assert!(matches!(err, (None, RedriveError::NotAnArchiveKey)), "{key}: {err:?}");
+            assert!(
+                matches!(
+                    err,
+                    NotCompleted {
+                        replan: None,
+                        error: RedriveError::NotAnArchiveKey
+                    }
+                ),
+                "{key}: {err:?}"
+            );
         }
         let missing = plan
             .archive
             .key
             .replace("/extraction.confirmed/", "/extraction.failed/");
         let err = complete(&missing, &to(), &archive, &archive, 4).await.unwrap_err();
-        assert!(matches!(err, (None, RedriveError::Missing)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                NotCompleted {
+                    replan: None,
+                    error: RedriveError::Missing
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(archive.puts(), puts);
         assert!(archive.messages().is_empty());
     }
@@ -264,20 +302,47 @@ mod tests {
         let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
             .await
             .unwrap_err();
-        assert!(matches!(err, (None, RedriveError::Corrupt(_))), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                NotCompleted {
+                    replan: None,
+                    error: RedriveError::Corrupt(_)
+                }
+            ),
+            "{err:?}"
+        );
         object.received_at = "yesterday".into();
         archive.insert(&plan.archive.key, object.clone());
         let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
             .await
             .unwrap_err();
-        assert!(matches!(err, (None, RedriveError::Corrupt(_))), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                NotCompleted {
+                    replan: None,
+                    error: RedriveError::Corrupt(_)
+                }
+            ),
+            "{err:?}"
+        );
         object.received_at = received_at(at());
         object.body = Bytes::from_static(b"[]");
         archive.insert(&plan.archive.key, object);
         let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
             .await
             .unwrap_err();
-        assert!(matches!(err, (None, RedriveError::Corrupt(_))), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                NotCompleted {
+                    replan: None,
+                    error: RedriveError::Corrupt(_)
+                }
+            ),
+            "{err:?}"
+        );
         assert!(archive.messages().is_empty());
     }
 
@@ -288,7 +353,7 @@ mod tests {
             publish: true,
             ..Faults::default()
         });
-        let (replan, err) = complete(&plan.archive.key, &to(), &archive, &archive, 4)
+        let NotCompleted { replan, error: err } = complete(&plan.archive.key, &to(), &archive, &archive, 4)
             .await
             .unwrap_err();
         assert!(
@@ -306,7 +371,16 @@ mod tests {
         let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
             .await
             .unwrap_err();
-        assert!(matches!(err, (None, RedriveError::Read(_))), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                NotCompleted {
+                    replan: None,
+                    error: RedriveError::Read(_)
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use shared::keys::NONE;
 use shared::pipeline::{EventPublisher, Incomplete, RedriveQueue, ResultStore};
-use shared::redrive::{archived_key, complete, RedriveError};
+use shared::redrive::{archived_key, complete, NotCompleted, RedriveError};
 use tracing::{info, warn};
 
 use crate::handler::{elapsed_ms, Handler};
@@ -95,7 +95,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
                 )
                 .await
             }
-            Err(e) => Err((None, e)),
+            Err(e) => Err(NotCompleted::from(e)),
         };
         let (replan, superseded, published, events, error) = match done {
             Ok(c) => (
@@ -105,7 +105,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
                 c.outcome.events,
                 None,
             ),
-            Err((replan, e)) => (replan, 0, 0, 0, Some(e)),
+            Err(NotCompleted { replan, error }) => (replan, 0, 0, 0, Some(error)),
         };
         let events_failed = match &error {
             Some(RedriveError::Incomplete(Incomplete::Durable(stop))) => crate::handler::events_failed(stop),
