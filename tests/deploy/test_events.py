@@ -74,6 +74,12 @@ def test_the_alarms(default):
     assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": "{FailedExtractionsDeadLetterQueue.QueueName}"}]
 
 
+def test_dashboard_shows_events_put_and_failed(default):
+    body = json.loads(default.resources()["Dashboard"]["Properties"]["DashboardBody"])
+    rows = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
+    assert [".", "EventsPut", ".", "."] in rows and [".", "EventsFailed", ".", "."] in rows
+
+
 def test_outputs(default, full):
     out = default.outputs()
     assert out["EventBusArn"] == "{ExtractaEventBus.Arn}"
