@@ -304,22 +304,32 @@ async fn a_failed_put_with_a_queue_is_202_and_the_redrive_completes_it() {
 
 #[tokio::test]
 async fn a_failed_put_without_a_queue_is_502() {
-    let bus = Bus::new().await;
-    let (proxy, f) = behind_proxy(&bus, false).await;
-    proxy.set_rules(vec![Rule::new(PathFilter::Any, Action::Json(ONE_FAILED_ENTRY))]);
-    let d = Delivery::new("extraction.edited").raw_entry(&entry("f1", "edited", r#"{"v":1}"#));
-    let rsp = f.http(&d.request()).await;
-    let body = rsp.assert_error(502);
-    assert_eq!(body["retryable"], true);
-    // The metrics line counts the failed entry (the template's EventsFailed alarm).
-    let line = f
-        .wait_for_line(std::time::Duration::from_secs(5), |l| l.contains("\"EventsFailed\":1"))
-        .await;
-    assert!(line.is_some(), "an EMF line with EventsFailed 1:\n{}", f.output());
-    // Sent again once EventBridge is back, it completes.
-    proxy.clear_rules();
-    f.http(&d.request()).await.assert_status(200);
-    assert_eq!(bus.events(&bus.all).await.len(), 1);
+    for fault in ["endpoint down", "one failed entry"] {
+        let bus = Bus::new().await;
+        let (proxy, f) = behind_proxy(&bus, false).await;
+        match fault {
+            "endpoint down" => proxy.set(Mode::Refuse),
+            _ => proxy.set_rules(vec![Rule::new(PathFilter::Any, Action::Json(ONE_FAILED_ENTRY))]),
+        }
+        let d = Delivery::new("extraction.edited").raw_entry(&entry("f1", "edited", r#"{"v":1}"#));
+        let rsp = f.http(&d.request()).await;
+        let body = rsp.assert_error(502);
+        assert_eq!(body["retryable"], true, "{fault}");
+        // The metrics line counts the entries not put (the template's EventsFailed alarm).
+        let line = f
+            .wait_for_line(std::time::Duration::from_secs(5), |l| l.contains("\"EventsFailed\":1"))
+            .await;
+        assert!(
+            line.is_some(),
+            "{fault}: an EMF line with EventsFailed 1:\n{}",
+            f.output()
+        );
+        // Sent again once EventBridge is back, it completes.
+        proxy.forward();
+        proxy.clear_rules();
+        f.http(&d.request()).await.assert_status(200);
+        assert_eq!(bus.events(&bus.all).await.len(), 1, "{fault}");
+    }
 }
 
 #[tokio::test]
