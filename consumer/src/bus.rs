@@ -192,6 +192,37 @@ mod tests {
     }
 
     #[test]
+    fn every_schema_example_parses_as_the_bus_delivers_it() {
+        for (schema, file) in [
+            (
+                include_str!("../../schemas/processed-message.json"),
+                Some(Event::Processed),
+            ),
+            (include_str!("../../schemas/edited-message.json"), Some(Event::Edited)),
+            (
+                include_str!("../../schemas/confirmed-message.json"),
+                Some(Event::Confirmed),
+            ),
+            (include_str!("../../schemas/failed-message.json"), Some(Event::Failed)),
+            (include_str!("../../schemas/archive-pointer.json"), None),
+        ] {
+            let schema: Value = serde_json::from_str(schema).unwrap();
+            let examples = schema["examples"].as_array().unwrap();
+            assert!(!examples.is_empty());
+            for example in examples {
+                let detail_type = example["event"].as_str().unwrap();
+                let e = BusEvent::from_json(&envelope(detail_type, &example.to_string())).unwrap();
+                assert_eq!(e.event_id(), example["eventId"]);
+                match (&e.detail, file) {
+                    (Detail::File(m), Some(kind)) => assert_eq!(m.event, kind),
+                    (Detail::Pointer(p), None) => assert_eq!(p.files, example["files"].as_u64()),
+                    (other, want) => panic!("{other:?} is not {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn not_an_event_of_the_function() {
         for bad in [
             r#"{"Type":"Notification","Message":"{}"}"#,
