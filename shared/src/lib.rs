@@ -5,7 +5,8 @@
 //! [`plan`] turns it into writes and messages, and [`pipeline`] executes the plan
 //! through its ports (with AWS adapters in `aws`, behind the `aws` feature, and in-memory
 //! ones in `memory`, behind the `memory` feature), each file object written only over an
-//! older delivery ([`newest`]). [`redrive`] completes archived deliveries through the
+//! older delivery ([`newest`]). [`events`] makes the EventBridge entries a publisher with
+//! a bus puts beside the messages. [`redrive`] completes archived deliveries through the
 //! same ports.
 #![forbid(unsafe_code)]
 
