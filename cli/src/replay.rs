@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use shared::aws::{S3ResultStore, SnsPublisher};
+use shared::events::{EventBridgeBus, WithBus};
 use shared::keys::{archive_day, archive_root, event_component, ArchiveKey, Prefix};
 use shared::plan::Destination;
 use shared::redrive::{complete, Archived};
@@ -32,6 +33,10 @@ pub struct ReplayArgs {
     /// FAILED_TOPIC_ARN of the deployment.
     #[arg(long, env = "FAILED_TOPIC_ARN")]
     failed_topic_arn: String,
+    /// EVENT_BUS_NAME of the deployment (a name or ARN): the replay puts each delivery's
+    /// EventBridge entries again, as the function does (docs/contract.md §10).
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    event_bus: Option<String>,
     /// Archive keys to replay; repeatable. Without keys, --from/--to or --under select.
     #[arg(long = "key")]
     keys: Vec<String>,
@@ -91,6 +96,7 @@ struct Totals {
     objects: usize,
     superseded: usize,
     published: usize,
+    events: usize,
     failed: usize,
 }
 
@@ -103,11 +109,18 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
     };
     let keys = select(&s3, &args, &to.prefix).await?;
     let store = S3ResultStore::new(s3.clone(), &args.bucket);
-    let publisher = SnsPublisher::new(
-        aws_sdk_sns::Client::new(&sdk),
-        args.confirmed_topic_arn.clone(),
-        args.failed_topic_arn.clone(),
-    );
+    let publisher = WithBus {
+        publisher: SnsPublisher::new(
+            aws_sdk_sns::Client::new(&sdk),
+            args.confirmed_topic_arn.clone(),
+            args.failed_topic_arn.clone(),
+        ),
+        bus: args
+            .event_bus
+            .as_deref()
+            .filter(|bus| !bus.is_empty())
+            .map(|bus| EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), bus)),
+    };
     let mut totals = Totals::default();
     let total = keys.len();
     for (n, key) in keys.iter().enumerate() {
@@ -148,6 +161,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
                 totals.objects += done.outcome.objects;
                 totals.superseded += done.outcome.superseded;
                 totals.published += done.outcome.published;
+                totals.events += done.outcome.events;
             }
             Err(e) => {
                 eprintln!("\n{key}: {e}");
@@ -161,6 +175,9 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
         "{verb} {} deliveries: {} objects written, {} superseded by a newer delivery, {} messages published, {} failed",
         totals.deliveries, totals.objects, totals.superseded, totals.published, totals.failed
     );
+    if args.event_bus.as_deref().is_some_and(|bus| !bus.is_empty()) && !args.dry_run {
+        println!("put {} EventBridge entries", totals.events);
+    }
     Ok(if totals.failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -388,3 +388,50 @@ async fn a_superseded_file_puts_nothing() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn webhook_cli_replay_puts_the_entries_again() {
+    // GIVEN a delivery completed live, its two events on the bus
+    let bus = Bus::new().await;
+    let f = bus.stack.start(bus.config()).await;
+    let d = Delivery::new("extraction.processed")
+        .raw_entry(&entry("f1", "processed", r#"{"a":1}"#))
+        .raw_entry(&entry("f2", "processed", r#"{"a":2}"#));
+    let rsp = f.http(&d.request()).await;
+    rsp.assert_status(200);
+    let archived = rsp.json()["archived"].as_str().unwrap_or_default().to_owned();
+    let live = bus.events(&bus.all).await;
+    assert_eq!(live.len(), 2);
+
+    // WHEN an operator replays it with the deployment's EVENT_BUS_NAME
+    let cli = e2e::function::webhook_bin().with_file_name("webhook-cli");
+    let out = std::process::Command::new(cli)
+        .arg("replay")
+        .args(["--bucket", &bus.stack.res.bucket])
+        .args(["--confirmed-topic-arn", &bus.stack.res.confirmed_topic_arn])
+        .args(["--failed-topic-arn", &bus.stack.res.failed_topic_arn])
+        .args(["--endpoint-url", &bus.stack.endpoint])
+        .args(["--event-bus", &bus.name, "--key", &archived])
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("webhook-cli runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // THEN the same two entries arrive again (consumers de-duplicate on detail.eventId)
+    assert!(stdout.contains("put 2 EventBridge entries"), "{stdout}");
+    let again = bus.events(&bus.all).await;
+    let ids = |events: &[Value]| {
+        let mut ids: Vec<Value> = events.iter().map(|e| e["detail"]["eventId"].clone()).collect();
+        ids.sort_by_key(Value::to_string);
+        ids
+    };
+    assert_eq!(ids(&again), ids(&live));
+}
