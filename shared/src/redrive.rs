@@ -229,6 +229,13 @@ mod tests {
         (plan, live, archive)
     }
 
+    /// Completes `key` and answers why it did not, having planned nothing.
+    async fn refused(key: &str, archive: &Memory) -> RedriveError {
+        let err = complete(key, &to(), archive, archive, 4).await.unwrap_err();
+        assert!(err.replan.is_none(), "{err:?}");
+        err.error
+    }
+
     const CONFIRMED: &[u8] = br#"{"event":"extraction.confirmed","result":[{"extractionId":"e","fileId":"a"},{"fileId":"b","result":{"n":1}}]}"#;
 
     #[tokio::test]
@@ -262,33 +269,15 @@ mod tests {
             plan.archive.key.replace("extracta/", "other/"),
             format!("{}x", plan.archive.key),
         ] {
-            let err = complete(&key, &to(), &archive, &archive, 4).await.unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    NotCompleted {
-                        replan: None,
-                        error: RedriveError::NotAnArchiveKey
-                    }
-                ),
-                "{key}: {err:?}"
-            );
+            let err = refused(&key, &archive).await;
+            assert!(matches!(err, RedriveError::NotAnArchiveKey), "{key}: {err:?}");
         }
         let missing = plan
             .archive
             .key
             .replace("/extraction.confirmed/", "/extraction.failed/");
-        let err = complete(&missing, &to(), &archive, &archive, 4).await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NotCompleted {
-                    replan: None,
-                    error: RedriveError::Missing
-                }
-            ),
-            "{err:?}"
-        );
+        let err = refused(&missing, &archive).await;
+        assert!(matches!(err, RedriveError::Missing), "{err:?}");
         assert_eq!(archive.puts(), puts);
         assert!(archive.messages().is_empty());
     }
@@ -299,50 +288,17 @@ mod tests {
         let mut object = archive.objects()[&plan.archive.key].clone();
         object.received_at = received_at(at() + time::Duration::days(1));
         archive.insert(&plan.archive.key, object.clone());
-        let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NotCompleted {
-                    replan: None,
-                    error: RedriveError::Corrupt(_)
-                }
-            ),
-            "{err:?}"
-        );
+        let err = refused(&plan.archive.key, &archive).await;
+        assert!(matches!(err, RedriveError::Corrupt(_)), "{err:?}");
         object.received_at = "yesterday".into();
         archive.insert(&plan.archive.key, object.clone());
-        let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NotCompleted {
-                    replan: None,
-                    error: RedriveError::Corrupt(_)
-                }
-            ),
-            "{err:?}"
-        );
+        let err = refused(&plan.archive.key, &archive).await;
+        assert!(matches!(err, RedriveError::Corrupt(_)), "{err:?}");
         object.received_at = received_at(at());
         object.body = Bytes::from_static(b"[]");
         archive.insert(&plan.archive.key, object);
-        let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NotCompleted {
-                    replan: None,
-                    error: RedriveError::Corrupt(_)
-                }
-            ),
-            "{err:?}"
-        );
+        let err = refused(&plan.archive.key, &archive).await;
+        assert!(matches!(err, RedriveError::Corrupt(_)), "{err:?}");
         assert!(archive.messages().is_empty());
     }
 
@@ -368,19 +324,8 @@ mod tests {
             get: true,
             ..Faults::default()
         });
-        let err = complete(&plan.archive.key, &to(), &archive, &archive, 4)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NotCompleted {
-                    replan: None,
-                    error: RedriveError::Read(_)
-                }
-            ),
-            "{err:?}"
-        );
+        let err = refused(&plan.archive.key, &archive).await;
+        assert!(matches!(err, RedriveError::Read(_)), "{err:?}");
     }
 
     #[test]
