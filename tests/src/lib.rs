@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aws;
+pub mod bus;
 pub mod events;
 pub mod expect;
 pub mod function;

@@ -8,15 +8,14 @@
 //! equality of the two texts, as put, is asserted where the entries are made
 //! (shared/src/events.rs).
 
-use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
 use e2e::aws::{Queue, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+use e2e::bus::EventBus;
 use e2e::events::entry_text;
 use e2e::proxy::{Action, Mode, PathFilter, Rule};
-use e2e::{schema, Delivery, FaultProxy, FunctionConfig, Stack};
+use e2e::{Delivery, FaultProxy, FunctionConfig, Stack};
 use serde_json::{json, Value};
 
-/// A stack plus an event bus with two rules: every `extracta.ai` event to `all`, and the
-/// `classification.` namespace (a prefix on `detail-type`) to `classification`.
+/// A stack plus an event bus with two rules (see [`EventBus`]).
 struct Bus {
     stack: Stack,
     name: String,
@@ -24,55 +23,14 @@ struct Bus {
     classification: Queue,
 }
 
-fn client(endpoint: &str) -> aws_sdk_eventbridge::Client {
-    let creds = Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "e2e");
-    let conf = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(creds)
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_eventbridge::Client::from_conf(conf)
-}
-
 impl Bus {
     async fn new() -> Bus {
         let stack = Stack::new().await;
-        let events = client(&stack.endpoint);
-        let name = e2e::unique_name("bus");
-        events.create_event_bus().name(&name).send().await.expect("create bus");
-        let all = stack.aws.create_queue(&format!("{name}-all")).await;
-        let classification = stack.aws.create_queue(&format!("{name}-cls")).await;
-        for (rule, pattern, queue) in [
-            ("all", json!({"source": ["extracta.ai"]}), &all),
-            (
-                "classification",
-                json!({"source": ["extracta.ai"], "detail-type": [{"prefix": "classification."}]}),
-                &classification,
-            ),
-        ] {
-            events
-                .put_rule()
-                .name(rule)
-                .event_bus_name(&name)
-                .event_pattern(pattern.to_string())
-                .send()
-                .await
-                .expect("put rule");
-            let target = aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&queue.arn)
-                .build()
-                .expect("target");
-            events
-                .put_targets()
-                .rule(rule)
-                .event_bus_name(&name)
-                .targets(target)
-                .send()
-                .await
-                .expect("put targets");
-        }
+        let EventBus {
+            name,
+            all,
+            classification,
+        } = EventBus::create(&stack).await;
         Bus {
             stack,
             name,
@@ -86,19 +44,9 @@ impl Bus {
         self.stack.config().set("EVENT_BUS_NAME", &self.name)
     }
 
-    /// Every event the queue received so far (removes them), each checked against the
-    /// schemas, in arrival order.
+    /// Every event the queue received so far (removes them), schema-checked, in order.
     async fn events(&self, queue: &Queue) -> Vec<Value> {
-        let received = self.stack.aws.drain(queue).await;
-        received
-            .iter()
-            .map(|m| {
-                let event: Value = serde_json::from_str(&m.body).expect("an EventBridge event");
-                assert_eq!(event["source"], "extracta.ai", "{event}");
-                schema::event(&event);
-                event
-            })
-            .collect()
+        e2e::bus::events(&self.stack, queue).await
     }
 }
 

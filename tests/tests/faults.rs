@@ -3,7 +3,8 @@
 //! senders deliver. Then:
 //! every delivery answered 200 is complete in S3 and SNS; every 502 completes when
 //! re-sent; no partial state is left that a retry cannot finish; an SNS duplicate
-//! carries the same eventId as the original.
+//! carries the same eventId as the original. With the redrive queue, the event bus is
+//! behind the SNS proxy too, and every file's event reaches a rule's target.
 //!
 //! Build the binaries first: `scripts/build-binaries`.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use e2e::bus::EventBus;
 use e2e::events::entry_text;
 use e2e::expect::{event_id, file_key, DEFAULT_PREFIX};
 use e2e::proxy::Mode;
@@ -295,13 +297,17 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
     let s3 = Arc::new(FaultProxy::start(moto::shared().addr()).await);
     let sns = Arc::new(FaultProxy::start(moto::shared().addr()).await);
     let stack = Arc::new(Stack::new().await);
+    // The event bus too (docs/contract.md §10), behind the SNS proxy: its outages are the bus's.
+    let bus = EventBus::create(&stack).await;
     let mut functions = Vec::new();
     for _ in 0..FUNCTIONS {
         let config = stack
             .redrive_config()
             .ack_deadline_ms(1500)
             .s3_endpoint(&s3.url())
-            .sns_endpoint(&sns.url());
+            .sns_endpoint(&sns.url())
+            .set("EVENT_BUS_NAME", &bus.name)
+            .set("AWS_ENDPOINT_URL_EVENTBRIDGE", &sns.url());
         functions.push(Arc::new(Function::start(config).await));
     }
     let planned: Arc<Vec<Planned>> = Arc::new((0..DELIVERIES).map(plan).collect());
@@ -398,14 +404,32 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
     }
     let expected_messages = assert_all_complete(&stack, &planned, &by_key).await;
     assert_eq!(polled.completed, queued, "one completed record per 202");
+
+    // The bus: every file's event arrived through the rule, with its eventId, and no
+    // other (a redrive may put one again: the same eventId).
+    let expected_events: BTreeSet<String> = planned
+        .iter()
+        .flat_map(|p| p.files.iter().map(|(_, raw)| event_id(p.event, raw.as_bytes())))
+        .collect();
+    let events = bus.events(&stack, &bus.all).await;
+    let event_ids: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["detail"]["eventId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        event_ids, expected_events,
+        "the bus: every file's event, and nothing else"
+    );
     eprintln!(
         "faults with a queue: {DELIVERIES} deliveries, {switches} switches: {} answered 200, {queued} answered 202, \
          0 re-sent; the mapping ran {} batches, {} records completed, {} listed for retry; \
-         {expected_messages} messages expected, {total_messages} received; {:.1}s",
+         {expected_messages} messages expected, {total_messages} received; {} events for {} files; {:.1}s",
         DELIVERIES - queued,
         polled.batches,
         polled.completed,
         polled.failures,
+        events.len(),
+        expected_events.len(),
         started.elapsed().as_secs_f64()
     );
     assert!(
