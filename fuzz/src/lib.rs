@@ -2,6 +2,7 @@
 //! (`webhook::handler::Handler`) set up on the in-memory ports (`shared::memory`).
 #![forbid(unsafe_code)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -13,7 +14,7 @@ use sha2::Sha256;
 use shared::delivery::{Delivery, Route};
 use shared::keys::Prefix;
 use shared::memory::Memory;
-use shared::plan::{Destination, Plan};
+use shared::plan::{Destination, Plan, Put};
 use shared::signature::{Secret, Verifier, MAX_SIGNATURE_CANDIDATES, SIGNATURE_HEADER};
 use time::OffsetDateTime;
 use webhook::handler::{Handler, IncomingBody, Redrive};
@@ -236,10 +237,33 @@ pub fn handle(req: &Request<'_>) -> Option<Outcome> {
         "stored {:?}, planned {planned:?}",
         objects.keys().collect::<Vec<_>>()
     );
-    assert_eq!(
-        memory.messages().len(),
-        plan.messages.len(),
-        "one message per planned one"
+    // Entries of one delivery with the same key share its receipt time, so the greatest
+    // eventId is the newest (docs/contract.md §9): the object holds it and its message is
+    // published. An entry the write found older is superseded and gets no message, so
+    // there are at most as many messages as planned, each a planned one.
+    let mut newest: BTreeMap<&str, &Put> = BTreeMap::new();
+    for put in &plan.files {
+        let held = newest.entry(put.key.as_str()).or_insert(put);
+        if put.event_id > held.event_id {
+            *held = put;
+        }
+    }
+    let published: BTreeSet<String> = memory.messages().into_iter().map(|(_, m)| m.event_id).collect();
+    for (key, put) in &newest {
+        assert_eq!(objects[*key].body, put.body, "{key} holds the newest of its entries");
+        assert!(
+            plan.messages.is_empty() || published.contains(&put.event_id),
+            "the newest entry of {key} got no message"
+        );
+    }
+    let planned_ids: BTreeSet<&str> = plan.messages.iter().map(|m| m.event_id.as_str()).collect();
+    assert!(
+        published.iter().all(|id| planned_ids.contains(id.as_str())),
+        "a message that was not planned"
+    );
+    assert!(
+        memory.messages().len() <= plan.messages.len(),
+        "more messages than planned"
     );
     assert_eq!(memory.published_before_stored(), 0, "a message before its object");
     Some(Outcome { status, memory })
