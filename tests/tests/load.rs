@@ -2,7 +2,8 @@
 //! through four `webhook` processes (each with its own runtime API emulator) into one
 //! moto. Nothing may be lost: every answer 200, every object stored with the exact bytes,
 //! every SNS message delivered once per file (the set of eventIds checked through SQS).
-//! Some deliveries are a second version of an earlier one's files: each such file must
+//! Without the queue, every delivery goes to an event bus too, and every event must reach
+//! a rule's target. Some deliveries are a second version of an earlier one's files: each such file must
 //! end on the version received later (docs/contract.md §9), and the older version's
 //! messages may only be missing, never wrong.
 //!
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use e2e::aws::Queue;
+use e2e::bus::EventBus;
 use e2e::events::entry_text;
 use e2e::expect::{component, event_id, file_key, Window, DEFAULT_PREFIX};
 use e2e::redrive::PollerStats;
@@ -268,11 +270,17 @@ const QUEUE_DEADLINE_MS: u64 = 150;
 async fn run(deadline_ms: Option<u64>) {
     let started = Instant::now();
     let stack = Arc::new(Stack::new().await);
+    // Without the queue, every delivery also goes to an event bus (docs/contract.md §10).
+    let bus = match deadline_ms {
+        Some(_) => None,
+        None => Some(EventBus::create(&stack).await),
+    };
     let mut functions = Vec::new();
     for _ in 0..FUNCTIONS {
-        let config = match deadline_ms {
-            Some(ms) => stack.redrive_config().ack_deadline_ms(ms),
-            None => stack.config(),
+        let config = match (deadline_ms, &bus) {
+            (Some(ms), _) => stack.redrive_config().ack_deadline_ms(ms),
+            (None, Some(bus)) => stack.config().set("EVENT_BUS_NAME", &bus.name),
+            (None, None) => stack.config(),
         };
         functions.push(Arc::new(Function::start(config).await));
     }
@@ -372,6 +380,8 @@ async fn run(deadline_ms: Option<u64>) {
     // archive copy, eventId). The older version's messages may be missing (superseded)
     // but never anything else.
     let mut optional_ids = BTreeSet::new();
+    // The eventIds of the older versions' files: superseded or not, by timing.
+    let mut superseded_files = BTreeSet::new();
     let mut two_versions = 0;
     for (key, mut writers) in versions {
         if writers.len() > 1 {
@@ -384,8 +394,9 @@ async fn run(deadline_ms: Option<u64>) {
             }
             ordered.sort();
             let (_, _, newest) = ordered.pop().unwrap();
-            for (_, older, _) in ordered {
+            for ((_, id), older, _) in ordered {
                 optional_ids.extend(planned[older].event_ids.iter().cloned());
+                superseded_files.insert(id);
             }
             writers.push((0, String::new(), newest));
         }
@@ -462,6 +473,34 @@ async fn run(deadline_ms: Option<u64>) {
             assert_eq!(got_ids.len(), unique.len(), "{name}: each message once");
         }
     }
+    // The bus: one event per file of a routed delivery, one archive pointer per other
+    // delivery, at least once; an older version's file may be missing (superseded).
+    let mut bus_events = 0;
+    if let Some(bus) = &bus {
+        let mut want = BTreeSet::new();
+        for p in planned.iter() {
+            if p.files.is_empty() {
+                want.insert(event_id(p.event, &p.delivery.body()));
+            }
+            want.extend(p.files.iter().map(|(_, raw)| event_id(p.event, raw.as_bytes())));
+        }
+        let got = bus.events(&stack, &bus.all).await;
+        bus_events = got.len();
+        let ids: Vec<String> = got
+            .iter()
+            .map(|e| e["detail"]["eventId"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        // EventBridge does not de-duplicate: an SDK retry of a PutEvents whose answer was
+        // slow puts its entries again (seen under this load), with the same eventId.
+        let unique: BTreeSet<String> = ids.iter().cloned().collect();
+        let missing: Vec<_> = want
+            .difference(&unique)
+            .filter(|id| !superseded_files.contains(*id))
+            .collect();
+        assert!(missing.is_empty(), "the bus: events never put: {missing:?}");
+        let unknown: Vec<_> = unique.difference(&want).collect();
+        assert!(unknown.is_empty(), "the bus: events of no delivery: {unknown:?}");
+    }
     let queued = answers.iter().filter(|a| a.1 == 202).count();
     if deadline_ms.is_some() {
         assert_eq!(polled.completed, queued, "one completed record per 202");
@@ -477,7 +516,7 @@ async fn run(deadline_ms: Option<u64>) {
         assert_eq!(queued, 0, "no 202 without a queue");
     }
     eprintln!(
-        "load: {DELIVERIES} deliveries ({files_total} file objects, {two_versions} keys written by two versions, {} confirmed + {} failed messages) from {SENDERS} senders over {FUNCTIONS} processes: sent in {:.1}s ({:.0}/s), {read_back} objects read back, whole test {:.1}s",
+        "load: {DELIVERIES} deliveries ({files_total} file objects, {two_versions} keys written by two versions, {} confirmed + {} failed messages, {bus_events} bus events) from {SENDERS} senders over {FUNCTIONS} processes: sent in {:.1}s ({:.0}/s), {read_back} objects read back, whole test {:.1}s",
         confirmed_ids.len(),
         failed_ids.len(),
         send_time.as_secs_f64(),
