@@ -2,8 +2,6 @@
 //! replays arrive in, a file object holds the newest delivery of its key, and no message
 //! of an older delivery follows a newer one's.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
-use std::process::Command;
-
 use e2e::expect::{as_num, summaries};
 use e2e::proxy::Mode;
 use e2e::{moto, Delivery, FaultProxy, Stack};
@@ -163,36 +161,6 @@ async fn a_queued_older_confirmation_redriven_after_a_newer_one_publishes_nothin
     assert_eq!(versions, [json!(2)], "{messages:?}");
 }
 
-/// `target/debug/webhook-cli`, built by scripts/test beside the webhook binary.
-fn replay(fx: &Fixture, day: &str) -> String {
-    let bin = e2e::function::webhook_bin().with_file_name("webhook-cli");
-    assert!(
-        bin.is_file(),
-        "webhook-cli not found at {}: run `cargo build -p webhook-cli`",
-        bin.display()
-    );
-    let out = Command::new(bin)
-        .arg("replay")
-        .args(["--bucket", &fx.stack.res.bucket, "--prefix", &fx.prefix])
-        .args(["--confirmed-topic-arn", &fx.stack.res.confirmed_topic_arn])
-        .args(["--failed-topic-arn", &fx.stack.res.failed_topic_arn])
-        .args(["--endpoint-url", &fx.stack.endpoint])
-        .args(["--from", day, "--to", day])
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("webhook-cli runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "replay failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
 #[tokio::test]
 async fn replaying_a_day_with_two_edits_of_one_file_ends_on_the_newer() {
     let fx = Fixture::new().await;
@@ -206,7 +174,7 @@ async fn replaying_a_day_with_two_edits_of_one_file_ends_on_the_newer() {
     assert!(v1 < v2 || v2 < v1);
 
     // WHEN the day is replayed
-    let out = replay(&fx, &day);
+    let out = super::replay::replay(&fx, &["--from", &day, "--to", &day]);
 
     // THEN the object holds v2 and replay reports v1's file superseded
     assert_eq!(held(&fx, &file).await, 2, "{out}");

@@ -20,7 +20,9 @@ fn cli_bin() -> std::path::PathBuf {
     bin
 }
 
-fn replay(fx: &Fixture, args: &[&str]) -> String {
+/// Runs `webhook-cli replay` on `fx`'s stack with `args`; its stdout (fails the test on a
+/// non-zero exit).
+pub(crate) fn replay(fx: &Fixture, args: &[&str]) -> String {
     let out = Command::new(cli_bin())
         .arg("replay")
         .args(["--bucket", &fx.stack.res.bucket, "--prefix", &fx.prefix])
