@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::delivery::{Delivery, Entry as FileEntry, EventKind, Route};
 use crate::json::{write_string, Kind, Scanner};
 use crate::keys::NONE;
-use crate::message::{render, Message, Omit, Pointer, Topic};
+use crate::message::{render, write_object_pointer, Message, Omit, Pointer, Topic};
 use crate::pipeline::{DownstreamError, EventPublisher};
 use crate::plan::Plan;
 
@@ -132,11 +132,9 @@ pub fn pointer_entry(delivery: &Delivery<'_>, archived: Archived<'_>) -> Entry {
         }
         out.extend_from_slice(b",\"eventId\":");
         write_string(&mut out, archived.event_id.as_bytes());
-        out.extend_from_slice(b",\"archived\":{\"bucket\":");
-        write_string(&mut out, archived.bucket.as_bytes());
-        out.extend_from_slice(b",\"key\":");
-        write_string(&mut out, archived.key.as_bytes());
-        out.extend_from_slice(b"},\"files\":");
+        out.extend_from_slice(b",\"archived\":");
+        write_object_pointer(&mut out, archived.bucket, archived.key);
+        out.extend_from_slice(b",\"files\":");
         if omit {
             out.extend_from_slice(b"null");
         } else {
@@ -666,10 +664,7 @@ mod tests {
                 .await
                 .unwrap_err();
             // THEN the delivery is durable, stopped at "publish", its objects stored
-            assert!(
-                matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
-                "{err:?}"
-            );
+            assert_stopped_at_publish(&err);
             assert!(plan.is_stored());
             // AND carrying the stored plan out again, the bus healthy, puts all three.
             bus.set_faults(BusFaults::default());
@@ -686,8 +681,13 @@ mod tests {
             let err = deliver(&mut plan, bytes, &dest(), &*memory, &publisher, 4, pending())
                 .await
                 .unwrap_err();
+            assert_stopped_at_publish(&err);
+        }
+
+        #[track_caller]
+        fn assert_stopped_at_publish(err: &Incomplete) {
             assert!(
-                matches!(&err, Incomplete::Durable(s) if s.reason() == "publish"),
+                matches!(err, Incomplete::Durable(s) if s.reason() == "publish"),
                 "{err:?}"
             );
         }

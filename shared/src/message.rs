@@ -166,11 +166,9 @@ pub fn render(kind: EventKind, event_id: &str, entry: &Entry<'_>, at: Pointer<'_
             _ => out.extend_from_slice(b"null"),
         }
     }
-    out.extend_from_slice(b",\"s3\":{\"bucket\":");
-    write_string(&mut out, at.bucket.as_bytes());
-    out.extend_from_slice(b",\"key\":");
-    write_string(&mut out, at.key.as_bytes());
-    out.extend_from_slice(b"},\"receivedAt\":");
+    out.extend_from_slice(b",\"s3\":");
+    write_object_pointer(&mut out, at.bucket, at.key);
+    out.extend_from_slice(b",\"receivedAt\":");
     write_string(&mut out, at.received_at.as_bytes());
     if omit != Omit::Nothing {
         out.extend_from_slice(b",\"resultOmitted\":true");
@@ -178,6 +176,16 @@ pub fn render(kind: EventKind, event_id: &str, entry: &Entry<'_>, at: Pointer<'_
     out.push(b'}');
     // Raw slices of a UTF-8 body cut at token boundaries, and escaped strings: UTF-8.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Writes where an object is stored, `{"bucket":"…","key":"…"}`: the `s3` of a message
+/// and the `archived` of an archive pointer (docs/contract.md §4, §10).
+pub(crate) fn write_object_pointer(out: &mut Vec<u8>, bucket: &str, key: &str) {
+    out.extend_from_slice(b"{\"bucket\":");
+    write_string(out, bucket.as_bytes());
+    out.extend_from_slice(b",\"key\":");
+    write_string(out, key.as_bytes());
+    out.push(b'}');
 }
 
 /// An attribute's value: a non-empty string SNS can carry, else left out.
