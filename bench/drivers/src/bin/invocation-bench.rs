@@ -24,10 +24,19 @@
 //!   entries) and published to SNS (counted as the entries once more), with aws-lc-rs as
 //!   the function hashes (SHA-NI).
 //!
+//! With `--event-bus` the same `--bin` is measured a second time in the same rounds with
+//! `EVENT_BUS_NAME` set (docs/contract.md §10): a bus on moto with a rule to a queue (the
+//! harness's [`e2e::bus::EventBus`]), so every `PutEvents` succeeds and its entries reach
+//! the queue. The queue is drained after each batch and its events counted (and checked
+//! against the schemas): one per file of every delivery, or the bench stops after the
+//! warm-up and the row reports the shortfall, so a failing `PutEvents` path is never
+//! what is measured. The two variants take turns going first in a round, and the bus's
+//! cost is the median of the per-round differences.
+//!
 //! ```text
 //! invocation-bench [--bin PATH] [--compare PATH]... [--floor PATH] [--echo PATH]
-//!                  [--rounds N] [--small N] [--large N] [--no-front] [--cases LIST]
-//!                  [--out FILE]
+//!                  [--rounds N] [--small N] [--large N] [--no-front] [--event-bus]
+//!                  [--cases LIST] [--out FILE]
 //! ```
 //! `--compare` measures another build of the webhook in the same rounds (before/after);
 //! `--cases` picks `1-file-2KB`, `50-file-1MiB` or both (comma-separated).
@@ -43,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::{digest, hmac};
 use bytes::Bytes;
+use e2e::bus::EventBus;
 use e2e::events::{entry_text, Delivery};
 use e2e::{HttpResponse, Outcome, RuntimeApi, SECRET};
 use http_body_util::{BodyExt, Full};
@@ -72,6 +82,7 @@ struct Args {
     small: usize,
     large: usize,
     front: bool,
+    event_bus: bool,
     out: Option<PathBuf>,
     cases: Option<String>,
 }
@@ -87,6 +98,7 @@ fn args() -> Args {
         small: 60,
         large: 6,
         front: true,
+        event_bus: false,
         out: None,
         cases: None,
     };
@@ -103,9 +115,10 @@ fn args() -> Args {
             "--large" => a.large = number(&value()),
             "--out" => a.out = Some(value().into()),
             "--no-front" => a.front = false,
+            "--event-bus" => a.event_bus = true,
             "--cases" => a.cases = Some(value()),
             "-h" | "--help" => {
-                eprintln!("invocation-bench [--bin PATH] [--compare PATH]... [--floor PATH] [--echo PATH] [--rounds N] [--small N] [--large N] [--no-front] [--out FILE]");
+                eprintln!("invocation-bench [--bin PATH] [--compare PATH]... [--floor PATH] [--echo PATH] [--rounds N] [--small N] [--large N] [--no-front] [--event-bus] [--cases LIST] [--out FILE]");
                 std::process::exit(0);
             }
             other => die(&format!("unknown option {other}")),
@@ -260,6 +273,9 @@ async fn forward(upstream: SocketAddr, req: Request<Incoming>) -> Result<Respons
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
+/// A process's whole environment.
+type Env = Vec<(String, String)>;
+
 /// A function process with its own runtime API emulator.
 struct Proc {
     name: String,
@@ -376,13 +392,25 @@ fn clock_ticks_per_second() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// The bus variant's events on its rule's queue since the last call (drained, each
+/// checked against the schemas as a consumer would read it): how many arrived.
+async fn bus_events(stack: &e2e::Stack, bus: &EventBus) -> usize {
+    let events = bus.events(stack, &bus.all).await;
+    if let Some(odd) = events.iter().find(|e| e["detail-type"] != EVENT) {
+        die(&format!(
+            "the bus's rule received an event the bench did not send: {odd}"
+        ));
+    }
+    events.len()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let a = args();
     let tick_ms = 1000.0 / clock_ticks_per_second();
     let moto = e2e::moto::shared();
-    let aws = e2e::Aws::connect(&moto.endpoint());
-    let res = aws.create_resources(false).await;
+    let stack = e2e::Stack::new().await;
+    let res = &stack.res;
     let endpoint = if a.front {
         format!("http://{}", keep_alive_front(moto.addr()).await)
     } else {
@@ -393,7 +421,7 @@ async fn main() {
         moto.endpoint(),
         a.front
     ));
-    let mut env: Vec<(String, String)> = e2e::function::LAMBDA_ENVIRONMENT
+    let mut env: Env = e2e::function::LAMBDA_ENVIRONMENT
         .iter()
         .chain(&[("AWS_LAMBDA_LOG_LEVEL", "INFO"), ("EXTRACTA_WEBHOOK_SECRET", SECRET)])
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -405,6 +433,22 @@ async fn main() {
     if let Some(path) = std::env::var_os("PATH") {
         env.push(("PATH".into(), path.to_string_lossy().into_owned()));
     }
+    // The bus variant: the same environment with EVENT_BUS_NAME naming a bus that exists,
+    // with a rule matching every event to a queue.
+    let bus = if a.event_bus {
+        Some(EventBus::create(&stack).await)
+    } else {
+        None
+    };
+    let bus_env = bus.as_ref().map(|b| {
+        say(&format!(
+            "event bus {} on moto, its rule's target {}",
+            b.name, b.all.url
+        ));
+        let mut e = env.clone();
+        e.push(("EVENT_BUS_NAME".into(), b.name.clone()));
+        e
+    });
     let logs = e2e::workspace_root().join("target/e2e");
     std::fs::create_dir_all(&logs).expect("create target/e2e");
 
@@ -431,29 +475,43 @@ async fn main() {
         let sample = delivery(0, case);
         let body_bytes = sample.body().len();
         let hash_ms = median((0..5).map(|_| time_hash_floor(&sample)).collect());
+        // The processes, by index: 0 the webhook, 1-2 its floors, then the webhook with
+        // the bus (with --event-bus), then the other builds (--compare).
+        let mut variants: Vec<(String, &Path, &Env)> = vec![
+            ("webhook".to_owned(), a.bin.as_path(), &env),
+            ("floor".to_owned(), a.floor.as_path(), &env),
+            ("echo".to_owned(), a.echo.as_path(), &env),
+        ];
+        let with_bus = bus_env.as_ref().map(|e| {
+            variants.push(("webhook-bus".to_owned(), a.bin.as_path(), e));
+            variants.len() - 1
+        });
+        let first_compare = variants.len();
+        for (k, bin) in a.compare.iter().enumerate() {
+            variants.push((format!("compare-{k}"), bin.as_path(), &env));
+        }
+        let expect_200 = |i: usize| i != 1 && i != 2;
         // Fresh processes per case, so each warms up on its own delivery size.
         let mut procs = Vec::new();
-        let compared = a
-            .compare
-            .iter()
-            .enumerate()
-            .map(|(k, bin)| (format!("compare-{k}"), bin));
-        let all = [
-            ("webhook".to_owned(), &a.bin),
-            ("floor".to_owned(), &a.floor),
-            ("echo".to_owned(), &a.echo),
-        ];
-        for (name, bin) in all.into_iter().chain(compared) {
+        for (name, bin, venv) in &variants {
             let log = logs.join(format!("invocation-bench-{name}-{}.log", case.name));
-            procs.push(Proc::start(name, bin, &env, &log).await);
+            procs.push(Proc::start(name.clone(), bin, venv, &log).await);
         }
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); procs.len()];
         let mut wall: Vec<Vec<f64>> = vec![Vec::new(); procs.len()];
         let (mut ticks, mut counted) = (vec![0u64; procs.len()], vec![0usize; procs.len()]);
         let mut failed = vec![0usize; procs.len()];
+        // Entries put on the bus: one per file of every delivery, and those that arrived.
+        let (mut entries_sent, mut entries_arrived) = (0usize, 0usize);
         for round in 0..=a.rounds {
             let n = if round == 0 { WARMUP } else { case.per_round };
-            for (i, p) in procs.iter_mut().enumerate() {
+            // The webhook and the webhook with the bus take turns going first.
+            let mut order: Vec<usize> = (0..procs.len()).collect();
+            if let Some(b) = with_bus.filter(|_| round % 2 == 0) {
+                order.swap(0, b);
+            }
+            for i in order {
+                let p = &mut procs[i];
                 let events: Vec<Value> = (0..n)
                     .map(|_| {
                         serial += 1;
@@ -463,7 +521,7 @@ async fn main() {
                 let (before, ticks_before) = (p.cpu_ns(), p.cpu_ticks());
                 let t = Instant::now();
                 for e in events {
-                    if !p.invoke(e, i == 0 || i >= 3).await {
+                    if !p.invoke(e, expect_200(i)).await {
                         failed[i] += 1;
                     }
                 }
@@ -475,14 +533,28 @@ async fn main() {
                     ticks[i] += p.cpu_ticks() - ticks_before;
                     counted[i] += n;
                 }
+                if let (Some(b), Some(bus)) = (with_bus.filter(|&b| b == i), &bus) {
+                    entries_sent += n * case.files;
+                    entries_arrived += bus_events(&stack, bus).await;
+                    if round == 0 && entries_arrived != entries_sent {
+                        die(&format!(
+                            "{}: {entries_arrived} of {entries_sent} entries reached the bus's rule after the warm-up, so PutEvents is not working; see {}",
+                            case.name,
+                            logs.join(format!("invocation-bench-{}-{}.log", variants[b].0, case.name)).display()
+                        ));
+                    }
+                }
             }
             if round > 0 {
-                let compared: String = samples[3..]
+                let bus_now: String = with_bus
+                    .map(|b| format!(", with the bus {:.2} ms", samples[b][round - 1]))
+                    .unwrap_or_default();
+                let compared: String = samples[first_compare..]
                     .iter()
                     .map(|s| format!(", compared {:.2} ms", s[round - 1]))
                     .collect();
                 say(&format!(
-                    "{} round {round}: webhook {:.2} ms, floor {:.2} ms, echo {:.2} ms{compared} CPU per invocation",
+                    "{} round {round}: webhook {:.2} ms{bus_now}, floor {:.2} ms, echo {:.2} ms{compared} CPU per invocation",
                     case.name,
                     samples[0][round - 1],
                     samples[1][round - 1],
@@ -492,6 +564,34 @@ async fn main() {
         }
         let cpu: Vec<f64> = samples.iter().map(|s| median(s.clone())).collect();
         let floor = cpu[1] + hash_ms;
+        let event_bus = with_bus.map(|b| {
+            let extra = median(samples[b].iter().zip(&samples[0]).map(|(x, y)| x - y).collect());
+            let ratio = median(samples[b].iter().zip(&samples[0]).map(|(x, y)| x / y).collect());
+            if entries_arrived != entries_sent {
+                say(&format!(
+                    "{}: only {entries_arrived} of {entries_sent} entries reached the bus's rule",
+                    case.name
+                ));
+            }
+            say(&format!(
+                "{}: with the bus {:.2} ms CPU per invocation, {extra:+.2} ms ({:+.1}%) over the same binary without it; {entries_arrived} of {entries_sent} entries arrived",
+                case.name,
+                cpu[b],
+                (ratio - 1.0) * 100.0
+            ));
+            json!({
+                "cpu_ms": cpu[b],
+                "samples_ms": samples[b],
+                "extra_cpu_ms": extra,
+                "ratio_to_without": ratio,
+                "wall_ms": median(wall[b].clone()),
+                "ticks_cpu_ms": ticks[b] as f64 * tick_ms / counted[b].max(1) as f64,
+                "not_200": failed[b],
+                "entries_sent": entries_sent,
+                "entries_arrived": entries_arrived,
+                "peak_rss_kib": procs[b].peak_rss_kib(),
+            })
+        });
         let row = json!({
             "case": case.name,
             "files": case.files,
@@ -514,14 +614,15 @@ async fn main() {
             "webhook_not_200": failed[0],
             "webhook_peak_rss_kib": procs[0].peak_rss_kib(),
             "floor_peak_rss_kib": procs[1].peak_rss_kib(),
-            "compare": a.compare.iter().zip(&samples[3..]).map(|(bin, s)| json!({
+            "event_bus": event_bus,
+            "compare": a.compare.iter().zip(&samples[first_compare..]).map(|(bin, s)| json!({
                 "bin": bin.display().to_string(),
                 "cpu_ms": median(s.clone()),
                 "samples_ms": s,
             })).collect::<Vec<_>>(),
-            "compare_not_200": failed.get(3..).unwrap_or_default(),
+            "compare_not_200": failed.get(first_compare..).unwrap_or_default(),
         });
-        for (bin, s) in a.compare.iter().zip(&samples[3..]) {
+        for (bin, s) in a.compare.iter().zip(&samples[first_compare..]) {
             say(&format!(
                 "{}: compared {} {:.2} ms CPU per invocation",
                 case.name,
