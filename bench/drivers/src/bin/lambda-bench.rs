@@ -481,7 +481,9 @@ async fn start_once(listener: &TcpListener, program: &Path, env: &[(String, Stri
 /// the request line arrives. Interleaved with the function's default start, to show what
 /// its init spends: the same binary with the root certificates limited to the CA bundle
 /// (as on provided.al2023, whose /etc/ssl/certs holds only bundles) and with none at all,
-/// and a minimal C program that only connects and sends the request
+/// the same binary with `EVENT_BUS_NAME` set (its EventBridge client is built at init only
+/// then; nothing is sent before the first delivery, so the bus need not exist), and a
+/// minimal C program that only connects and sends the request
 /// (`bench/coldstart_floor.c`: the floor of fork/exec/connect on this machine).
 async fn coldstart(bin: &Path, secret: &str, runs: usize, cc: &Path) -> Value {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -507,7 +509,10 @@ async fn coldstart(bin: &Path, secret: &str, runs: usize, cc: &Path) -> Value {
     };
     let empty_dir = empty.to_string_lossy().into_owned();
     let no_file = empty.join("none.pem").to_string_lossy().into_owned();
-    let mut variants: Vec<(&str, PathBuf, Env)> = vec![("default", bin.to_owned(), env.clone())];
+    let mut variants: Vec<(&str, PathBuf, Env)> = vec![
+        ("default", bin.to_owned(), env.clone()),
+        ("event_bus", bin.to_owned(), with(&[("EVENT_BUS_NAME", "bench-bus")])),
+    ];
     if let Some(bundle) = bundle {
         variants.push((
             "bundle_only",
@@ -554,6 +559,10 @@ async fn coldstart(bin: &Path, secret: &str, runs: usize, cc: &Path) -> Value {
         out.insert(format!("{name}_median_ms"), json!(median(s)));
         out.insert(format!("{name}_samples_ms"), json!(s));
     }
+    // The bus's share of a start: the median of the per-run differences, each pair of
+    // starts taken back to back.
+    let bus_extra: Vec<f64> = samples[1].iter().zip(&samples[0]).map(|(b, d)| b - d).collect();
+    out.insert("event_bus_extra_ms".into(), json!(median(&bus_extra)));
     Value::Object(out)
 }
 
