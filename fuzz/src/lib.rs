@@ -157,6 +157,7 @@ pub fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
         store: Arc::clone(&memory),
         publisher: memory,
         redrive: None::<Redrive<Arc<Memory>>>,
+        function_name: String::new(),
     }
 }
 

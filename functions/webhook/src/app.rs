@@ -41,10 +41,7 @@ pub async fn start() -> Result<Webhook, String> {
     // both took fewer deliveries with the same instances. With 3 none was left undurable,
     // the backoff (at most 1 s + 2 s) ends within the deadline, and the redrive completes
     // the rest. The SDK's own AWS_RETRY_MODE and AWS_MAX_ATTEMPTS still override it.
-    if ["AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"]
-        .iter()
-        .all(|v| std::env::var_os(v).is_none_or(|s| s.is_empty()))
-    {
+    if !config.sdk_retries_set {
         sdk = sdk.retry_config(RetryConfig::standard().with_max_attempts(3));
     }
     let sdk = sdk.load().await;
@@ -66,16 +63,13 @@ pub async fn start() -> Result<Webhook, String> {
         warn!("ALLOW_UNSIGNED=true is ignored because a secret is configured: signatures are checked");
     }
 
-    // A local endpoint (moto, MinIO) needs path-style S3 addressing.
-    let custom_endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
     // Every request body is already in memory and signed with its SHA-256 (SigV4), so
     // S3 checks its integrity: no extra CRC32 per PutObject, and no stalled-stream
     // monitor (the timeouts above bound a stalled request). Measured in
     // docs/performance.md §7: both are per-request CPU the function need not spend.
     let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(custom_endpoint)
+        // A local endpoint (moto, MinIO) needs path-style S3 addressing.
+        .force_path_style(config.custom_endpoint)
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .build();
@@ -110,6 +104,7 @@ pub async fn start() -> Result<Webhook, String> {
             queue: SqsRedriveQueue::new(aws_sdk_sqs::Client::new(&sdk), url),
             ack_deadline: config.ack_deadline,
         }),
+        function_name: config.function_name,
     })
 }
 

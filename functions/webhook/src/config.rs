@@ -1,4 +1,7 @@
-//! The function's configuration, read once from the environment at start (docs/contract.md §6).
+//! The function's configuration, read once from the environment at start (docs/contract.md §6):
+//! ours ([`Config`]), and the few variables Lambda and the AWS SDK define that the function
+//! also acts on ([`Logging`], [`Config::sdk_retries_set`], [`Config::custom_endpoint`],
+//! [`Config::function_name`]). No other module reads the environment.
 
 use shared::keys::Prefix;
 use shared::signature::{Secret, SecretError};
@@ -74,6 +77,43 @@ pub struct Config {
     /// `EVENT_BUS_NAME`: a bus name or ARN; every delivery also goes there when set
     /// (docs/contract.md §10).
     pub event_bus: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics lines' `FunctionName`.
+    pub function_name: String,
+    /// `AWS_RETRY_MODE` or `AWS_MAX_ATTEMPTS` is set: the SDK's own retry settings win
+    /// over the function's default.
+    pub sdk_retries_set: bool,
+    /// `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3` is set: a local endpoint (moto,
+    /// MinIO), which needs path-style S3 addressing.
+    pub custom_endpoint: bool,
+}
+
+/// How the function logs: lambda_http's conventions, read before anything else so that
+/// a configuration error is logged in the format asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Logging {
+    /// `AWS_LAMBDA_LOG_LEVEL`, else the level of `RUST_LOG` when it is a bare level.
+    pub level: Option<String>,
+    /// `RUST_LOG`, as `tracing` directives (`webhook=debug,info`).
+    pub directives: String,
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON` (any case).
+    pub json: bool,
+}
+
+impl Logging {
+    /// Reads the process environment.
+    pub fn from_env() -> Logging {
+        Logging::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the logging settings through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Logging {
+        let rust_log = lookup("RUST_LOG");
+        Logging {
+            level: lookup("AWS_LAMBDA_LOG_LEVEL").or_else(|| rust_log.clone()),
+            directives: rust_log.unwrap_or_default(),
+            json: lookup("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        }
+    }
 }
 
 impl Config {
@@ -87,6 +127,7 @@ impl Config {
         // An empty value counts as unset, except for RESULTS_PREFIX.
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let any_set = |names: &[&str]| names.iter().any(|name| get(name).is_some());
 
         let allow_unsigned = match get("ALLOW_UNSIGNED") {
             None => false,
@@ -137,6 +178,9 @@ impl Config {
                 DEFAULT_SECRET_REFRESH_INTERVAL_MS,
             )?,
             event_bus: get("EVENT_BUS_NAME").map(event_bus).transpose()?,
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+            sdk_retries_set: any_set(&["AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"]),
+            custom_endpoint: any_set(&["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]),
         })
     }
 }
@@ -213,6 +257,48 @@ mod tests {
         assert_eq!(c.redrive_queue_url, None);
         assert_eq!(c.ack_deadline, std::time::Duration::from_secs(5));
         assert_eq!(c.secret_refresh_interval, std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn lambda_and_sdk_variables() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            (c.function_name.as_str(), c.sdk_retries_set, c.custom_endpoint),
+            ("", false, false)
+        );
+        let c = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "receiver"),
+            ("AWS_MAX_ATTEMPTS", "5"),
+            ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.function_name.as_str(), c.sdk_retries_set, c.custom_endpoint),
+            ("receiver", true, true)
+        );
+        // Empty counts as unset, as for every other variable.
+        let c = config(&[("AWS_RETRY_MODE", ""), ("AWS_ENDPOINT_URL", "")]).unwrap();
+        assert_eq!((c.sdk_retries_set, c.custom_endpoint), (false, false));
+    }
+
+    #[test]
+    fn logging_follows_lambda_conventions() {
+        let logging = |vars: &[(&str, &str)]| {
+            let map: HashMap<&str, &str> = vars.iter().copied().collect();
+            Logging::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+        };
+        assert_eq!(logging(&[]), Logging::default());
+        let l = logging(&[("AWS_LAMBDA_LOG_FORMAT", "json"), ("RUST_LOG", "webhook=debug")]);
+        assert_eq!(
+            (l.level.as_deref(), l.directives.as_str(), l.json),
+            (Some("webhook=debug"), "webhook=debug", true)
+        );
+        let l = logging(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ("RUST_LOG", "debug"),
+            ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+        ]);
+        assert_eq!((l.level.as_deref(), l.json), (Some("WARN"), false));
     }
 
     #[test]

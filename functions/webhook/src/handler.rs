@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::future::Either;
 use http::{HeaderMap, Method, StatusCode};
-use serde_json::json;
-use shared::delivery::{Delivery, EventKind, MalformedBody, Route};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use shared::delivery::{Delivery, MalformedBody, Route};
 use shared::keys::event_component;
 use shared::pipeline::{
     deliver, DownstreamError, EventPublisher, Incomplete, Outcome, RedriveQueue, ResultStore, Stop,
@@ -20,9 +21,9 @@ use shared::pipeline::{
 use shared::plan::{Destination, Plan};
 use shared::signature::{SignatureError, Verifier, SIGNATURE_HEADER};
 use time::OffsetDateTime;
-use tracing::{info, warn};
+use tracing::warn;
 
-use crate::metrics::RequestMetrics;
+use crate::report::{Class, Counts, End, Report};
 use crate::secrets::Keys;
 
 /// The body as it reached the function.
@@ -67,71 +68,218 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: StatusCode, body: serde_json::Value) -> Reply {
+    /// The answer to a request that panicked.
+    pub fn internal_error() -> Reply {
+        Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", false)
+    }
+
+    fn error(status: StatusCode, error: &str, retryable: bool) -> Reply {
+        Reply::json(status, &Body::Error { error, retryable })
+    }
+
+    fn json(status: StatusCode, body: &Body<'_>) -> Reply {
         Reply {
             status,
             allow: None,
-            body: body.to_string(),
+            // Strings, numbers and JSON text already validated: serializing cannot fail.
+            body: serde_json::to_string(body).unwrap_or_default(),
         }
     }
+}
 
-    fn error(status: StatusCode, message: &str) -> Reply {
-        Reply::json(status, json!({ "error": message }))
-    }
-
-    /// The answer to a request that panicked.
-    pub fn internal_error() -> Reply {
-        Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-    }
+/// Every JSON body the function answers with (docs/contract.md §5), members in this order.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    Delivered {
+        event: &'a RawValue,
+        files: usize,
+        stored: &'a [String],
+        archived: &'a str,
+        published: usize,
+    },
+    Queued {
+        event: &'a RawValue,
+        files: usize,
+        archived: &'a str,
+        queued: bool,
+    },
+    Error {
+        error: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        retryable: bool,
+    },
 }
 
 /// What ended a request early, each with its fixed answer.
 #[derive(Debug, thiserror::Error)]
-enum Rejection {
+pub enum Rejection {
+    /// 405: not a POST.
     #[error("method not allowed")]
     Method,
+    /// 413: over `MAX_BODY_BYTES`.
     #[error("body of {0} bytes is over MAX_BODY_BYTES")]
     TooLarge(usize),
+    /// 400: marked base64, not decodable.
     #[error("body is marked base64 but does not decode")]
     BadBase64,
+    /// 400: not a JSON object.
     #[error(transparent)]
     Malformed(#[from] MalformedBody),
+    /// 401: no signature matches.
     #[error(transparent)]
     Signature(#[from] SignatureError),
     /// Not durable, or (without a redrive queue) not complete.
     #[error(transparent)]
     Incomplete(Incomplete),
     /// Durable, but the redrive queue did not take the message.
-    #[error("the delivery is archived but could not be queued for completion: {0}")]
-    Queue(DownstreamError),
+    #[error("the delivery is archived but could not be queued for completion: {error}")]
+    Queue {
+        /// The step that stopped the delivery.
+        stop: Stop,
+        /// Why the queue did not take it.
+        error: DownstreamError,
+    },
 }
 
 impl Rejection {
     fn reply(&self) -> Reply {
-        match self {
-            Rejection::Method => Reply {
-                allow: Some("POST"),
-                ..Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST")
-            },
-            Rejection::TooLarge(_) => Reply::error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
-            Rejection::BadBase64 => Reply::error(StatusCode::BAD_REQUEST, "body is not valid base64"),
-            Rejection::Malformed(_) => Reply::error(StatusCode::BAD_REQUEST, "body is not a JSON object"),
-            Rejection::Signature(SignatureError::MissingSignature) => {
-                Reply::error(StatusCode::UNAUTHORIZED, "missing x-webhook-signature")
+        let (status, error) = match self {
+            Rejection::Method => {
+                return Reply {
+                    allow: Some("POST"),
+                    ..Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST", false)
+                }
             }
-            Rejection::Signature(_) => Reply::error(StatusCode::UNAUTHORIZED, "invalid signature"),
-            Rejection::Incomplete(_) | Rejection::Queue(_) => Reply::json(
-                StatusCode::BAD_GATEWAY,
-                json!({ "error": "storage or notification failed; retry the delivery", "retryable": true }),
-            ),
+            Rejection::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+            Rejection::BadBase64 => (StatusCode::BAD_REQUEST, "body is not valid base64"),
+            Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "body is not a JSON object"),
+            Rejection::Signature(SignatureError::MissingSignature) => {
+                (StatusCode::UNAUTHORIZED, "missing x-webhook-signature")
+            }
+            Rejection::Signature(_) => (StatusCode::UNAUTHORIZED, "invalid signature"),
+            Rejection::Incomplete(_) | Rejection::Queue { .. } => {
+                return Reply::error(
+                    StatusCode::BAD_GATEWAY,
+                    "storage or notification failed; retry the delivery",
+                    true,
+                )
+            }
+        };
+        Reply::error(status, error, false)
+    }
+
+    fn class(&self) -> Class {
+        match self {
+            Rejection::Method | Rejection::TooLarge(_) | Rejection::BadBase64 | Rejection::Malformed(_) => {
+                Class::BadRequest
+            }
+            Rejection::Signature(_) => Class::SignatureFailure,
+            Rejection::Incomplete(_) | Rejection::Queue { .. } => Class::DownstreamFailure,
+        }
+    }
+}
+
+/// How a live request ended; its [`Report`] gives the reply, the log lines and the metrics.
+#[derive(Debug)]
+pub enum LiveEnd {
+    /// 200: stored, published and put.
+    Delivered {
+        /// `event` exactly as sent (its JSON text), `null` when absent.
+        event: Box<RawValue>,
+        /// The file objects' keys, in entry order.
+        stored: Vec<String>,
+        /// The archive copy's key.
+        archived: String,
+    },
+    /// 202: durable, and queued for completion because a later step stopped.
+    Queued {
+        /// `event` exactly as sent, `null` when absent.
+        event: Box<RawValue>,
+        /// The archive copy's key.
+        archived: String,
+        /// The step that stopped.
+        stop: Stop,
+    },
+    /// Ended early, with the rejection's fixed answer.
+    Rejected(Rejection),
+}
+
+impl End for LiveEnd {
+    fn class(&self) -> Class {
+        match self {
+            LiveEnd::Delivered { .. } => Class::Delivered,
+            LiveEnd::Queued { .. } => Class::Queued,
+            LiveEnd::Rejected(r) => r.class(),
         }
     }
 
-    fn is_bad_request(&self) -> bool {
-        matches!(
-            self,
-            Rejection::Method | Rejection::TooLarge(_) | Rejection::BadBase64 | Rejection::Malformed(_)
-        )
+    fn status(&self) -> StatusCode {
+        match self {
+            LiveEnd::Delivered { .. } => StatusCode::OK,
+            LiveEnd::Queued { .. } => StatusCode::ACCEPTED,
+            LiveEnd::Rejected(r) => r.reply().status,
+        }
+    }
+
+    fn events_failed(&self) -> usize {
+        match self {
+            LiveEnd::Queued { stop, .. }
+            | LiveEnd::Rejected(Rejection::Incomplete(Incomplete::Durable(stop)) | Rejection::Queue { stop, .. }) => {
+                events_failed(stop)
+            }
+            _ => 0,
+        }
+    }
+
+    fn message_id(&self) -> Option<&str> {
+        None
+    }
+
+    fn warn(&self) {
+        match self {
+            LiveEnd::Delivered { .. } => {}
+            LiveEnd::Queued { stop, .. } => {
+                warn!(reason = stop.reason(), error = %stop, "delivery stored in the archive and queued for completion")
+            }
+            LiveEnd::Rejected(r @ (Rejection::Incomplete(_) | Rejection::Queue { .. })) => {
+                warn!(error = %r, "delivery not completed; the sender should retry")
+            }
+            LiveEnd::Rejected(r) => warn!(reason = %r, "delivery rejected"),
+        }
+    }
+}
+
+impl Report<LiveEnd> {
+    /// The HTTP answer (docs/contract.md §5).
+    pub fn reply(&self) -> Reply {
+        let files = self.counts.files;
+        match &self.end {
+            LiveEnd::Delivered {
+                event,
+                stored,
+                archived,
+            } => Reply::json(
+                StatusCode::OK,
+                &Body::Delivered {
+                    event,
+                    files,
+                    stored,
+                    archived,
+                    published: self.counts.published,
+                },
+            ),
+            LiveEnd::Queued { event, archived, .. } => Reply::json(
+                StatusCode::ACCEPTED,
+                &Body::Queued {
+                    event,
+                    files,
+                    archived,
+                    queued: true,
+                },
+            ),
+            LiveEnd::Rejected(r) => r.reply(),
+        }
     }
 }
 
@@ -162,21 +310,8 @@ pub struct Handler<S, P, Q> {
     pub publisher: P,
     /// The redrive queue, when automatic completion is on.
     pub redrive: Option<Redrive<Q>>,
-}
-
-/// The counts the summary log line, the metrics and the answers report.
-#[derive(Debug, Default)]
-pub(crate) struct Summary {
-    pub(crate) event: Option<String>,
-    pub(crate) kind: Option<EventKind>,
-    pub(crate) authenticated: bool,
-    pub(crate) files: usize,
-    pub(crate) stored: usize,
-    pub(crate) superseded: usize,
-    pub(crate) published: usize,
-    pub(crate) events: usize,
-    pub(crate) events_failed: usize,
-    pub(crate) queued: bool,
+    /// `FunctionName` of the metrics lines (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
 }
 
 /// The entries a stopped delivery failed to put on the event bus (for `EventsFailed`).
@@ -196,51 +331,18 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
     /// Handles one request; logs one summary line and one metrics line for it.
     pub async fn handle(&self, method: &Method, headers: &HeaderMap, body: IncomingBody) -> Reply {
         let started = Instant::now();
-        let mut summary = Summary::default();
-        let outcome = self.process(method, headers, body, started, &mut summary).await;
-        let reply = match &outcome {
-            Ok(reply) => reply.clone(),
-            Err(rejection) => {
-                match rejection {
-                    Rejection::Incomplete(_) | Rejection::Queue(_) => {
-                        warn!(error = %rejection, "delivery not completed; the sender should retry")
-                    }
-                    other => warn!(reason = %other, "delivery rejected"),
-                }
-                rejection.reply()
-            }
+        let mut counts = Counts::default();
+        let end = self
+            .process(method, headers, body, started, &mut counts)
+            .await
+            .unwrap_or_else(LiveEnd::Rejected);
+        let report = Report {
+            counts,
+            duration_ms: elapsed_ms(started),
+            end,
         };
-        let latency_ms = elapsed_ms(started);
-        info!(
-            event = summary.event.as_deref(),
-            files = summary.files,
-            stored = summary.stored,
-            superseded = summary.superseded,
-            published = summary.published,
-            events = summary.events,
-            status = reply.status.as_u16(),
-            "durationMs" = latency_ms,
-            "request"
-        );
-        let rejection = outcome.as_ref().err();
-        RequestMetrics {
-            event: summary.kind,
-            authenticated: summary.authenticated,
-            files: summary.files,
-            superseded: summary.superseded,
-            published: summary.published,
-            events: summary.events,
-            events_failed: summary.events_failed,
-            delivered: reply.status == StatusCode::OK,
-            queued: summary.queued,
-            signature_failure: matches!(rejection, Some(Rejection::Signature(_))),
-            bad_request: rejection.is_some_and(Rejection::is_bad_request),
-            downstream_failure: matches!(rejection, Some(Rejection::Incomplete(_) | Rejection::Queue(_))),
-            latency_ms: Some(latency_ms),
-            ..RequestMetrics::default()
-        }
-        .emit();
-        reply
+        report.record(&self.function_name);
+        report.reply()
     }
 
     async fn process(
@@ -249,8 +351,8 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
         headers: &HeaderMap,
         body: IncomingBody,
         started: Instant,
-        summary: &mut Summary,
-    ) -> Result<Reply, Rejection> {
+        counts: &mut Counts,
+    ) -> Result<LiveEnd, Rejection> {
         if method != Method::POST {
             return Err(Rejection::Method);
         }
@@ -264,21 +366,20 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
         };
         let delivery = Delivery::parse(&body)?;
         self.verify(headers, &delivery).await?;
-        summary.authenticated = true;
+        counts.authenticated = true;
 
-        let event = delivery.event_name();
         // Logged in its key-safe form: printable, and never more than the sender chose.
-        summary.event = event.as_deref().map(|e| event_component(Some(e)));
+        counts.event = delivery.event_name().as_deref().map(|e| event_component(Some(e)));
         let mut plan = Plan::new(&body, &delivery, &self.destination, OffsetDateTime::now_utc());
-        (summary.kind, summary.files) = match delivery.route() {
+        (counts.kind, counts.files) = match delivery.route() {
             Route::Files(kind, entries) => (Some(kind), entries.len()),
             Route::ArchiveOnly => (None, 0),
         };
         // `event` exactly as sent (its JSON text, valid by now), `null` when absent.
-        let event_as_sent = delivery
+        let event = delivery
             .event_raw()
-            .map_or("null".into(), |raw| String::from_utf8_lossy(raw.bytes()).into_owned());
-        let archived = json!(plan.archive.key);
+            .and_then(|raw| RawValue::from_string(String::from_utf8_lossy(raw.bytes()).into_owned()).ok())
+            .unwrap_or_else(|| RawValue::NULL.to_owned());
         let deadline = match &self.redrive {
             Some(r) => Either::Left(tokio::time::sleep_until((started + r.ack_deadline).into())),
             None => Either::Right(pending()),
@@ -301,38 +402,30 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
                 events,
                 ..
             }) => {
-                summary.stored = plan.files.len();
-                summary.superseded = superseded;
-                summary.published = published;
-                summary.events = events;
-                let stored = json!(plan.files.iter().map(|p| p.key.as_str()).collect::<Vec<_>>());
-                return Ok(Reply {
-                    status: StatusCode::OK,
-                    allow: None,
-                    body: format!(
-                        r#"{{"event":{event_as_sent},"files":{},"stored":{stored},"archived":{archived},"published":{published}}}"#,
-                        summary.files
-                    ),
+                counts.stored = plan.files.len();
+                counts.superseded = superseded;
+                counts.published = published;
+                counts.events = events;
+                return Ok(LiveEnd::Delivered {
+                    event,
+                    stored: plan.files.into_iter().map(|p| p.key).collect(),
+                    archived: plan.archive.key,
                 });
             }
             Err(e @ Incomplete::NotDurable(_)) => return Err(Rejection::Incomplete(e)),
             Err(Incomplete::Durable(stop)) => stop,
         };
-        summary.events_failed = events_failed(&stop);
         let Some(redrive) = &self.redrive else {
             return Err(Rejection::Incomplete(Incomplete::Durable(stop)));
         };
         let message = shared::redrive::message(&plan.archive.key, stop.reason());
-        redrive.queue.send(message).await.map_err(Rejection::Queue)?;
-        warn!(reason = stop.reason(), error = %stop, "delivery stored in the archive and queued for completion");
-        summary.queued = true;
-        Ok(Reply {
-            status: StatusCode::ACCEPTED,
-            allow: None,
-            body: format!(
-                r#"{{"event":{event_as_sent},"files":{},"archived":{archived},"queued":true}}"#,
-                summary.files
-            ),
+        if let Err(error) = redrive.queue.send(message).await {
+            return Err(Rejection::Queue { stop, error });
+        }
+        Ok(LiveEnd::Queued {
+            event,
+            archived: plan.archive.key,
+            stop,
         })
     }
 
@@ -356,6 +449,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use shared::keys::Prefix;
     use shared::memory::{Faults, Memory};
     use shared::signature::Secret;
@@ -379,6 +473,7 @@ mod tests {
             store: Arc::clone(&memory),
             publisher: Arc::clone(&memory),
             redrive: None,
+            function_name: String::new(),
         }
     }
 

@@ -18,7 +18,8 @@ use tracing::error;
 
 use crate::handler::{Handler, Reply};
 use crate::http::{incoming, outgoing, LambdaReply};
-use crate::redrive::{BatchResponse, SqsBatch};
+use crate::redrive::{all_failed, SqsBatch};
+use aws_lambda_events::sqs::SqsBatchResponse;
 
 /// What the runtime handed the function.
 #[derive(Debug)]
@@ -210,7 +211,7 @@ pub enum Answer {
     /// To an HTTP event.
     Http(Box<LambdaReply>),
     /// To an SQS batch.
-    Redrive(BatchResponse),
+    Redrive(SqsBatchResponse),
 }
 
 /// Handles one invocation. A panic becomes a `500` for an HTTP request and a failure of
@@ -238,7 +239,7 @@ pub async fn serve<S: ResultStore, P: EventPublisher, Q: RedriveQueue>(
             .map(Answer::Redrive)
             .unwrap_or_else(|_| {
                 error!("the redrive panicked; every record of the batch is reported failed");
-                Answer::Redrive(BatchResponse::all_failed(&batch))
+                Answer::Redrive(all_failed(&batch))
             }),
     }
 }

@@ -11,16 +11,19 @@ use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::registry::LookupSpan;
 
-/// Installs the global subscriber; call once, first thing.
-pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
+use crate::config::Logging;
+
+/// Installs the global subscriber with `settings` (`Logging::from_env`); call once, first
+/// thing.
+pub fn init(settings: &Logging) {
+    let level = settings
+        .level
+        .as_deref()
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
     let filter = EnvFilter::builder()
         .with_default_directive(level.into())
-        .from_env_lossy()
+        .parse_lossy(&settings.directives)
         .add_directive(
             "lambda_runtime::layers::api_response=debug"
                 .parse()
@@ -30,8 +33,7 @@ pub fn init() {
         .with_target(false)
         .without_time()
         .with_env_filter(filter);
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    if json {
+    if settings.json {
         let format = tracing_subscriber::fmt::format()
             .json()
             .with_target(false)

@@ -14,7 +14,7 @@ use webhook::lambda::{serve, Invocation};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    webhook::logging::init();
+    webhook::logging::init(&webhook::config::Logging::from_env());
     let handler = match webhook::app::start().await {
         Ok(handler) => Arc::new(handler),
         Err(message) => {

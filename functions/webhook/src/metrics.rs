@@ -1,77 +1,45 @@
 //! CloudWatch metrics as Embedded Metric Format lines on stdout: no extra AWS calls
 //! (docs/contract.md §7).
 //!
-//! One line per live request and one per redrive record, namespace [`NAMESPACE`],
-//! published twice: per `FunctionName` and `Event`, and per `FunctionName` alone. `Event`
-//! is one of the four routed names, `other` (an authenticated delivery of any other event
-//! or shape) or `rejected` (405/413/400/401, or a refused redrive record), so a sender
-//! cannot mint new metric streams.
+//! One line per live request and one per redrive record, derived from its [`Report`],
+//! namespace [`NAMESPACE`], published twice: per `FunctionName` and `Event`, and per
+//! `FunctionName` alone. `Event` is one of the four routed names, `other` (an
+//! authenticated delivery of any other event or shape) or `rejected` (405/413/400/401, or
+//! a refused redrive record), so a sender cannot mint new metric streams.
 
 use serde_json::{json, Map, Value};
-use shared::delivery::EventKind;
+
+use crate::report::{Class, End, Report};
 
 /// The CloudWatch namespace of every metric the function emits.
 pub const NAMESPACE: &str = "ExtractaWebhook";
 
-/// What one request or redrive record amounted to, for the metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestMetrics {
-    /// The routed event, if the delivery was one of the four.
-    pub event: Option<EventKind>,
-    /// Authenticated (live), or read back from the archive (redrive).
-    pub authenticated: bool,
-    /// File entries routed by a live request.
-    pub files: usize,
-    /// File objects superseded: their key held a newer delivery (docs/contract.md §9).
-    pub superseded: usize,
-    /// Messages published.
-    pub published: usize,
-    /// EventBridge entries put (docs/contract.md §10).
-    pub events: usize,
-    /// EventBridge entries that failed to be put (a failed call counts all of its own).
-    pub events_failed: usize,
-    /// A live delivery answered 200.
-    pub delivered: bool,
-    /// A live delivery answered 202 and queued for completion.
-    pub queued: bool,
-    /// 401: missing or wrong signature.
-    pub signature_failure: bool,
-    /// 400/405/413.
-    pub bad_request: bool,
-    /// A live 502: not durable, or not complete without a queue.
-    pub downstream_failure: bool,
-    /// A redrive record completed.
-    pub redriven: bool,
-    /// A redrive record listed in `batchItemFailures`.
-    pub redrive_failure: bool,
-    /// Wall time of a live request in milliseconds (none for a redrive record).
-    pub latency_ms: Option<u64>,
-}
-
-impl RequestMetrics {
+impl<E: End> Report<E> {
     fn dimension(&self) -> &'static str {
-        match (self.event, self.authenticated) {
+        match (self.counts.kind, self.counts.authenticated) {
             (Some(kind), true) => kind.name(),
             (None, true) => "other",
             _ => "rejected",
         }
     }
 
-    /// The EMF JSON line for this request, stamped `timestamp_ms`.
+    /// The EMF JSON line for this report, stamped `timestamp_ms`.
     pub fn emf_line(&self, function: &str, timestamp_ms: i64) -> String {
+        let (c, class) = (&self.counts, self.end.class());
+        let one = |of: Class| u64::from(class == of);
         let counts = [
-            ("Deliveries", u64::from(self.delivered)),
-            ("Queued", u64::from(self.queued)),
-            ("Files", self.files as u64),
-            ("Superseded", self.superseded as u64),
-            ("Published", self.published as u64),
-            ("EventsPut", self.events as u64),
-            ("EventsFailed", self.events_failed as u64),
-            ("SignatureFailures", u64::from(self.signature_failure)),
-            ("BadRequests", u64::from(self.bad_request)),
-            ("DownstreamFailures", u64::from(self.downstream_failure)),
-            ("Redriven", u64::from(self.redriven)),
-            ("RedriveFailures", u64::from(self.redrive_failure)),
+            ("Deliveries", one(Class::Delivered)),
+            ("Queued", one(Class::Queued)),
+            ("Files", c.files as u64),
+            ("Superseded", c.superseded as u64),
+            ("Published", c.published as u64),
+            ("EventsPut", c.events as u64),
+            ("EventsFailed", self.end.events_failed() as u64),
+            ("SignatureFailures", one(Class::SignatureFailure)),
+            ("BadRequests", one(Class::BadRequest)),
+            ("DownstreamFailures", one(Class::DownstreamFailure)),
+            ("Redriven", one(Class::Redriven)),
+            ("RedriveFailures", one(Class::RedriveFailure)),
         ];
         let mut declared: Vec<Value> = counts
             .iter()
@@ -83,9 +51,10 @@ impl RequestMetrics {
         for (name, value) in counts {
             line.insert(name.into(), json!(value));
         }
-        if let Some(latency) = self.latency_ms {
+        // A redrive record has no latency a sender waited for.
+        if class.is_live() {
             declared.push(json!({ "Name": "Latency", "Unit": "Milliseconds" }));
-            line.insert("Latency".into(), json!(latency));
+            line.insert("Latency".into(), json!(self.duration_ms));
         }
         line.insert(
             "_aws".into(),
@@ -100,33 +69,59 @@ impl RequestMetrics {
         );
         Value::Object(line).to_string()
     }
-
-    /// Writes the line to stdout, where Lambda's log capture turns it into metrics.
-    pub fn emit(&self) {
-        let now = time::OffsetDateTime::now_utc();
-        let ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        static FUNCTION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let function = FUNCTION.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
-        println!("{}", self.emf_line(function, ms));
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Counts;
+    use http::StatusCode;
+    use shared::delivery::EventKind;
+
+    /// An end that is only its class (and a failed entry count).
+    struct Ended(Class, usize);
+
+    impl End for Ended {
+        fn class(&self) -> Class {
+            self.0
+        }
+        fn status(&self) -> StatusCode {
+            StatusCode::OK
+        }
+        fn events_failed(&self) -> usize {
+            self.1
+        }
+        fn message_id(&self) -> Option<&str> {
+            None
+        }
+        fn warn(&self) {}
+    }
+
+    fn report(counts: Counts, class: Class) -> Report<Ended> {
+        Report {
+            counts,
+            duration_ms: 12,
+            end: Ended(class, 0),
+        }
+    }
+
+    fn line(report: &Report<Ended>) -> Value {
+        serde_json::from_str(&report.emf_line("fn", 0)).unwrap()
+    }
 
     #[test]
     fn emf_line_declares_every_metric_it_carries() {
-        let m = RequestMetrics {
-            event: Some(EventKind::Confirmed),
-            authenticated: true,
-            files: 3,
-            published: 3,
-            delivered: true,
-            latency_ms: Some(12),
-            ..RequestMetrics::default()
-        };
-        let v: serde_json::Value = serde_json::from_str(&m.emf_line("fn", 1_700_000_000_000)).unwrap();
+        let m = report(
+            Counts {
+                kind: Some(EventKind::Confirmed),
+                authenticated: true,
+                files: 3,
+                published: 3,
+                ..Counts::default()
+            },
+            Class::Delivered,
+        );
+        let v: Value = serde_json::from_str(&m.emf_line("fn", 1_700_000_000_000)).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000_i64);
         let declared = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], NAMESPACE);
@@ -135,44 +130,78 @@ mod tests {
             assert!(v[name].is_number(), "{name} declared but not set");
         }
         assert_eq!(
-            (v["Event"].as_str(), v["Deliveries"].as_u64(), v["Files"].as_u64()),
-            (Some("extraction.confirmed"), Some(1), Some(3))
+            (
+                v["Event"].as_str(),
+                v["Deliveries"].as_u64(),
+                v["Files"].as_u64(),
+                v["Latency"].as_u64()
+            ),
+            (Some("extraction.confirmed"), Some(1), Some(3), Some(12))
         );
     }
 
     #[test]
+    fn each_report_counts_in_exactly_one_outcome() {
+        let outcomes = [
+            (Class::Delivered, "Deliveries"),
+            (Class::Queued, "Queued"),
+            (Class::SignatureFailure, "SignatureFailures"),
+            (Class::BadRequest, "BadRequests"),
+            (Class::DownstreamFailure, "DownstreamFailures"),
+            (Class::Redriven, "Redriven"),
+            (Class::RedriveFailure, "RedriveFailures"),
+        ];
+        for (class, metric) in outcomes {
+            let v = line(&report(Counts::default(), class));
+            for (_, other) in outcomes {
+                assert_eq!(
+                    v[other].as_u64(),
+                    Some(u64::from(other == metric)),
+                    "{class:?}: {other}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn dimensions_are_bounded() {
-        let other = RequestMetrics {
+        let other = Counts {
             authenticated: true,
-            ..RequestMetrics::default()
+            ..Counts::default()
         };
-        assert_eq!(other.dimension(), "other");
-        let rejected = RequestMetrics {
-            signature_failure: true,
-            ..RequestMetrics::default()
-        };
-        assert_eq!(rejected.dimension(), "rejected");
-        let failed = RequestMetrics {
-            authenticated: true,
-            downstream_failure: true,
-            event: Some(EventKind::Failed),
-            latency_ms: Some(1),
-            ..RequestMetrics::default()
-        };
-        let v: serde_json::Value = serde_json::from_str(&failed.emf_line("fn", 0)).unwrap();
+        assert_eq!(report(other, Class::Delivered).dimension(), "other");
         assert_eq!(
-            (v["Deliveries"].as_u64(), v["DownstreamFailures"].as_u64()),
-            (Some(0), Some(1))
+            report(Counts::default(), Class::SignatureFailure).dimension(),
+            "rejected"
         );
-        // A redrive record has no latency, and declares none.
-        let redriven = RequestMetrics {
-            authenticated: true,
-            redriven: true,
-            published: 2,
-            ..RequestMetrics::default()
+        // An event that is not authenticated does not name the dimension.
+        let unchecked = Counts {
+            kind: Some(EventKind::Failed),
+            ..Counts::default()
         };
-        let v: serde_json::Value = serde_json::from_str(&redriven.emf_line("fn", 0)).unwrap();
-        assert_eq!((v["Redriven"].as_u64(), v["Queued"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(report(unchecked, Class::BadRequest).dimension(), "rejected");
+    }
+
+    #[test]
+    fn a_redrive_record_declares_no_latency() {
+        let redriven = Report {
+            counts: Counts {
+                authenticated: true,
+                published: 2,
+                ..Counts::default()
+            },
+            duration_ms: 40,
+            end: Ended(Class::Redriven, 3),
+        };
+        let v = line(&redriven);
+        assert_eq!(
+            (
+                v["Redriven"].as_u64(),
+                v["EventsFailed"].as_u64(),
+                v["Published"].as_u64()
+            ),
+            (Some(1), Some(3), Some(2))
+        );
         assert!(v.get("Latency").is_none());
         let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
         assert!(!declared.iter().any(|m| m["Name"] == "Latency"));

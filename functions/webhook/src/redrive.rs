@@ -4,14 +4,15 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use aws_lambda_events::sqs::SqsBatchResponse;
+use serde::Deserialize;
 use shared::keys::NONE;
 use shared::pipeline::{EventPublisher, Incomplete, RedriveQueue, ResultStore};
 use shared::redrive::{archived_key, complete, NotCompleted, RedriveError};
-use tracing::{info, warn};
+use tracing::warn;
 
-use crate::handler::{elapsed_ms, Handler};
-use crate::metrics::RequestMetrics;
+use crate::handler::{elapsed_ms, events_failed, Handler};
+use crate::report::{Class, Counts, End, Report};
 
 /// An SQS event, as Lambda's event source mapping sends it (the fields used here).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,57 +33,79 @@ pub struct SqsRecord {
     pub body: String,
 }
 
-/// The answer to an SQS batch: the records that did not complete.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct BatchResponse {
-    /// One entry per record to retry (empty when all completed).
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
+/// How a redrive record ended: its `messageId`, and why it did not complete if it did not.
+#[derive(Debug)]
+pub struct RecordEnd {
+    /// The SQS message id, which names the record in `batchItemFailures`.
+    pub message_id: String,
+    /// `None` when the delivery is complete.
+    pub error: Option<RedriveError>,
 }
 
-/// A record to retry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemFailure {
-    /// The record's `messageId`.
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
-
-impl BatchResponse {
-    /// Every record of `batch` listed as failed (when the batch could not be handled).
-    pub fn all_failed(batch: &SqsBatch) -> Self {
-        BatchResponse {
-            batch_item_failures: batch
-                .records
-                .iter()
-                .map(|r| ItemFailure {
-                    item_identifier: r.message_id.clone(),
-                })
-                .collect(),
+impl End for RecordEnd {
+    fn class(&self) -> Class {
+        match self.error {
+            None => Class::Redriven,
+            Some(_) => Class::RedriveFailure,
         }
     }
+
+    fn status(&self) -> http::StatusCode {
+        match self.error {
+            None => http::StatusCode::OK,
+            Some(_) => http::StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn events_failed(&self) -> usize {
+        match &self.error {
+            Some(RedriveError::Incomplete(Incomplete::Durable(stop))) => events_failed(stop),
+            _ => 0,
+        }
+    }
+
+    fn message_id(&self) -> Option<&str> {
+        Some(&self.message_id)
+    }
+
+    fn warn(&self) {
+        if let Some(e) = &self.error {
+            let refused = matches!(e, RedriveError::NotARequest | RedriveError::NotAnArchiveKey);
+            warn!(
+                "messageId" = %self.message_id,
+                error = %e,
+                refused,
+                "redrive record not completed; SQS will retry it, then move it to the dead-letter queue"
+            );
+        }
+    }
+}
+
+/// Every record of `batch` listed as failed (when the batch could not be handled).
+pub fn all_failed(batch: &SqsBatch) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.set_failures(batch.records.iter().map(|r| r.message_id.clone()));
+    response
 }
 
 impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
     /// Completes each record's delivery, one record after the other; logs one summary
     /// line and one metrics line per record.
-    pub async fn redrive(&self, batch: &SqsBatch) -> BatchResponse {
-        let mut failed = Vec::new();
+    pub async fn redrive(&self, batch: &SqsBatch) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
         for record in &batch.records {
-            if !self.redrive_record(record).await {
-                failed.push(ItemFailure {
-                    item_identifier: record.message_id.clone(),
-                });
+            let report = self.redrive_record(record).await;
+            report.record(&self.function_name);
+            if report.end.error.is_some() {
+                response.add_failure(report.end.message_id);
             }
         }
-        BatchResponse {
-            batch_item_failures: failed,
-        }
+        response
     }
 
     /// One record: refused unless it names an archive key of this deployment (nothing
-    /// else is read), then read, planned again and completed. True when complete.
-    async fn redrive_record(&self, record: &SqsRecord) -> bool {
+    /// else is read), then read, planned again and completed.
+    async fn redrive_record(&self, record: &SqsRecord) -> Report<RecordEnd> {
         let started = Instant::now();
         let done = match archived_key(record.body.as_bytes()) {
             Ok(key) => {
@@ -97,57 +120,31 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             }
             Err(e) => Err(NotCompleted::from(e)),
         };
-        let (replan, superseded, published, events, error) = match done {
-            Ok(c) => (
-                Some(c.replan),
-                c.outcome.superseded,
-                c.outcome.published,
-                c.outcome.events,
-                None,
-            ),
-            Err(NotCompleted { replan, error }) => (replan, 0, 0, 0, Some(error)),
+        let (replan, outcome, error) = match done {
+            Ok(c) => (Some(c.replan), Some(c.outcome), None),
+            Err(NotCompleted { replan, error }) => (replan, None, Some(error)),
         };
-        let events_failed = match &error {
-            Some(RedriveError::Incomplete(Incomplete::Durable(stop))) => crate::handler::events_failed(stop),
-            _ => 0,
-        };
-        let completed = error.is_none();
-        if let Some(e) = &error {
-            let refused = matches!(e, RedriveError::NotARequest | RedriveError::NotAnArchiveKey);
-            warn!(
-                "messageId" = %record.message_id,
-                error = %e,
-                refused,
-                "redrive record not completed; SQS will retry it, then move it to the dead-letter queue"
-            );
+        let mut counts = Counts::default();
+        if let Some(r) = &replan {
+            counts.event = Some(r.event.clone()).filter(|e| e != NONE);
+            counts.kind = r.kind;
+            counts.authenticated = true;
+            counts.files = r.files;
         }
-        let event = replan.as_ref().map(|r| r.event.as_str()).filter(|e| *e != NONE);
-        info!(
-            event,
-            files = replan.as_ref().map_or(0, |r| r.files),
-            stored = if completed { replan.as_ref().map_or(0, |r| r.plan.files.len()) } else { 0 },
-            superseded,
-            published,
-            events,
-            status = if completed { 200 } else { 502 },
-            "durationMs" = elapsed_ms(started),
-            redrive = true,
-            "messageId" = %record.message_id,
-            "redrive"
-        );
-        RequestMetrics {
-            event: replan.as_ref().and_then(|r| r.kind),
-            authenticated: replan.is_some(),
-            superseded,
-            published,
-            events,
-            events_failed,
-            redriven: completed,
-            redrive_failure: !completed,
-            ..RequestMetrics::default()
+        if let (Some(r), Some(o)) = (&replan, &outcome) {
+            counts.stored = r.plan.files.len();
+            counts.superseded = o.superseded;
+            counts.published = o.published;
+            counts.events = o.events;
         }
-        .emit();
-        completed
+        Report {
+            counts,
+            duration_ms: elapsed_ms(started),
+            end: RecordEnd {
+                message_id: record.message_id.clone(),
+                error,
+            },
+        }
     }
 }
 
@@ -184,6 +181,7 @@ mod tests {
                 queue: Arc::clone(memory),
                 ack_deadline: Duration::from_secs(5),
             }),
+            function_name: String::new(),
         }
     }
 
@@ -213,7 +211,7 @@ mod tests {
         }
     }
 
-    fn failed(r: &BatchResponse) -> Vec<&str> {
+    fn failed(r: &SqsBatchResponse) -> Vec<&str> {
         r.batch_item_failures
             .iter()
             .map(|f| f.item_identifier.as_str())
@@ -315,7 +313,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(batch.records[0].message_id, "id-1");
-        let answer = serde_json::to_value(BatchResponse::all_failed(&batch)).unwrap();
+        let answer = serde_json::to_value(all_failed(&batch)).unwrap();
         assert_eq!(
             answer,
             serde_json::json!({"batchItemFailures": [{"itemIdentifier": "id-1"}]})

@@ -42,6 +42,7 @@ fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
             queue: memory,
             ack_deadline: Duration::from_secs(5),
         }),
+        function_name: String::new(),
     }
 }
 
