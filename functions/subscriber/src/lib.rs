@@ -12,9 +12,9 @@
 
 use std::future::Future;
 
+use aws_lambda_events::sqs::SqsBatchResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use extracta_consumer::{FileEntry, LambdaEvent, Message, Record};
-use serde::Serialize;
 use tracing::{info, warn};
 
 /// Where processed entries go: the subscriber's real work. It must be idempotent in
@@ -40,22 +40,6 @@ impl Sink for LogSink {
         );
         Ok(())
     }
-}
-
-/// The answer to an SQS event with `ReportBatchItemFailures`.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct BatchResponse {
-    /// The records to deliver again.
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-/// One record to deliver again.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct ItemFailure {
-    /// The SQS message id.
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
 }
 
 /// What happened to one record.
@@ -95,15 +79,16 @@ pub struct Subscriber<K> {
 }
 
 impl<K: Sink> Subscriber<K> {
-    /// Handles one SQS event; lists the records to deliver again.
-    pub async fn handle(&self, event: &LambdaEvent) -> BatchResponse {
-        let mut response = BatchResponse::default();
+    /// Handles one SQS event; lists the records to deliver again (the answer to an SQS
+    /// event with `ReportBatchItemFailures`).
+    pub async fn handle(&self, event: &LambdaEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
         let mut fifo_failed = false;
         for record in &event.records {
             let id = record.sqs_message_id().unwrap_or_default().to_owned();
             let fifo = matches!(record, Record::Sqs(r) if r.attributes.contains_key("MessageGroupId"));
             if fifo && fifo_failed {
-                response.batch_item_failures.push(ItemFailure { item_identifier: id });
+                response.add_failure(id);
                 continue;
             }
             match self.process(record).await {
@@ -111,7 +96,7 @@ impl<K: Sink> Subscriber<K> {
                 Err(e) => {
                     warn!(message_id = %id, error = %e, "record failed; SQS delivers it again");
                     fifo_failed |= fifo;
-                    response.batch_item_failures.push(ItemFailure { item_identifier: id });
+                    response.add_failure(id);
                 }
             }
         }

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
+use aws_lambda_events::sqs::SqsBatchResponse;
 use extracta_consumer::LambdaEvent;
-use subscriber::{BatchResponse, LogSink, Subscriber};
+use subscriber::{LogSink, Subscriber};
 use tracing::error;
 
 #[tokio::main(flavor = "current_thread")]
@@ -35,7 +36,7 @@ async fn main() -> ExitCode {
     let served = lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<LambdaEvent>| {
             let subscriber = Arc::clone(&subscriber);
-            async move { Ok::<BatchResponse, std::convert::Infallible>(subscriber.handle(&event.payload).await) }
+            async move { Ok::<SqsBatchResponse, std::convert::Infallible>(subscriber.handle(&event.payload).await) }
         },
     ))
     .await;
