@@ -143,30 +143,33 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    fn status(&self) -> StatusCode {
+        match self {
+            Rejection::Method => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BadBase64 | Rejection::Malformed(_) => StatusCode::BAD_REQUEST,
+            Rejection::Signature(_) => StatusCode::UNAUTHORIZED,
+            Rejection::Incomplete(_) | Rejection::Queue { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The fixed answer: what went wrong in a few words, never a detail of the delivery
+    /// or of the downstream error (those are in the log line).
     fn reply(&self) -> Reply {
-        let (status, error) = match self {
-            Rejection::Method => {
-                return Reply {
-                    allow: Some("POST"),
-                    ..Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST", false)
-                }
-            }
-            Rejection::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
-            Rejection::BadBase64 => (StatusCode::BAD_REQUEST, "body is not valid base64"),
-            Rejection::Malformed(_) => (StatusCode::BAD_REQUEST, "body is not a JSON object"),
-            Rejection::Signature(SignatureError::MissingSignature) => {
-                (StatusCode::UNAUTHORIZED, "missing x-webhook-signature")
-            }
-            Rejection::Signature(_) => (StatusCode::UNAUTHORIZED, "invalid signature"),
-            Rejection::Incomplete(_) | Rejection::Queue { .. } => {
-                return Reply::error(
-                    StatusCode::BAD_GATEWAY,
-                    "storage or notification failed; retry the delivery",
-                    true,
-                )
-            }
+        let error = match self {
+            Rejection::Method => "method not allowed: use POST",
+            Rejection::TooLarge(_) => "body too large",
+            Rejection::BadBase64 => "body is not valid base64",
+            Rejection::Malformed(_) => "body is not a JSON object",
+            Rejection::Signature(SignatureError::MissingSignature) => "missing x-webhook-signature",
+            Rejection::Signature(_) => "invalid signature",
+            Rejection::Incomplete(_) | Rejection::Queue { .. } => "storage or notification failed; retry the delivery",
         };
-        Reply::error(status, error, false)
+        let retryable = self.status() == StatusCode::BAD_GATEWAY;
+        Reply {
+            allow: matches!(self, Rejection::Method).then_some("POST"),
+            ..Reply::error(self.status(), error, retryable)
+        }
     }
 
     fn class(&self) -> Class {
@@ -218,7 +221,7 @@ impl End for LiveEnd {
         match self {
             LiveEnd::Delivered { .. } => StatusCode::OK,
             LiveEnd::Queued { .. } => StatusCode::ACCEPTED,
-            LiveEnd::Rejected(r) => r.reply().status,
+            LiveEnd::Rejected(r) => r.status(),
         }
     }
 
@@ -253,14 +256,14 @@ impl End for LiveEnd {
 impl Report<LiveEnd> {
     /// The HTTP answer (docs/contract.md §5).
     pub fn reply(&self) -> Reply {
-        let files = self.counts.files;
+        let (status, files) = (self.end.status(), self.counts.files);
         match &self.end {
             LiveEnd::Delivered {
                 event,
                 stored,
                 archived,
             } => Reply::json(
-                StatusCode::OK,
+                status,
                 &Body::Delivered {
                     event,
                     files,
@@ -270,7 +273,7 @@ impl Report<LiveEnd> {
                 },
             ),
             LiveEnd::Queued { event, archived, .. } => Reply::json(
-                StatusCode::ACCEPTED,
+                status,
                 &Body::Queued {
                     event,
                     files,
@@ -558,6 +561,56 @@ mod tests {
             .await;
         assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(h.store.objects().is_empty());
+    }
+
+    #[test]
+    fn a_rejection_answers_logs_and_counts_one_status() {
+        let stop = || {
+            Stop::Failed(DownstreamError::PutEvents {
+                count: 3,
+                reason: "down".into(),
+            })
+        };
+        let cases = [
+            (Rejection::Method, 405, Class::BadRequest),
+            (Rejection::TooLarge(2), 413, Class::BadRequest),
+            (Rejection::BadBase64, 400, Class::BadRequest),
+            (
+                Rejection::Signature(SignatureError::MissingSignature),
+                401,
+                Class::SignatureFailure,
+            ),
+            (
+                Rejection::Incomplete(Incomplete::Durable(stop())),
+                502,
+                Class::DownstreamFailure,
+            ),
+            (
+                Rejection::Queue {
+                    stop: stop(),
+                    error: DownstreamError::Queue { reason: "down".into() },
+                },
+                502,
+                Class::DownstreamFailure,
+            ),
+        ];
+        for (rejection, status, class) in cases {
+            let report = Report {
+                counts: Counts::default(),
+                duration_ms: 0,
+                end: LiveEnd::Rejected(rejection),
+            };
+            let reply = report.reply();
+            assert_eq!(
+                (reply.status.as_u16(), report.end.status().as_u16(), report.end.class()),
+                (status, status, class),
+                "{:?}",
+                report.end
+            );
+            assert_eq!(body(&reply)["retryable"].as_bool(), (status == 502).then_some(true));
+            // A stopped delivery counts the bus entries that failed, queued or not.
+            assert_eq!(report.end.events_failed(), if status == 502 { 3 } else { 0 });
+        }
     }
 
     #[tokio::test]
