@@ -30,7 +30,8 @@ impl<E: End> Report<E> {
         let counts = [
             ("Deliveries", one(Class::Delivered)),
             ("Queued", one(Class::Queued)),
-            ("Files", c.files as u64),
+            // Each delivery's files once, when it arrives (docs/contract.md §7).
+            ("Files", if class.is_live() { c.files as u64 } else { 0 }),
             ("Superseded", c.superseded as u64),
             ("Published", c.published as u64),
             ("EventsPut", c.events as u64),
@@ -183,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn a_redrive_record_declares_no_latency() {
+    fn a_redrive_record_counts_no_files_and_declares_no_latency() {
         let redriven = Report {
             counts: Counts {
                 authenticated: true,
