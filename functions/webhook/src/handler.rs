@@ -2,8 +2,8 @@
 //! (docs/contract.md §1-§5, §8).
 //!
 //! Generic over the ports, so unit tests, fuzz targets and benches run it with the
-//! in-memory adapters (`shared::memory`) and the function with S3, SNS and SQS. Every
-//! failure is an answer here, never a panic or an `Err`.
+//! in-memory adapters (`shared::memory`) and the function with S3, SNS, EventBridge and
+//! SQS. Every failure is an answer here, never a panic or an `Err`.
 
 use std::future::pending;
 use std::time::{Duration, Instant};
@@ -571,19 +571,44 @@ mod tests {
                 reason: "down".into(),
             })
         };
+        // (rejection, status, outcome metric, EventsFailed)
         let cases = [
-            (Rejection::Method, 405, Class::BadRequest),
-            (Rejection::TooLarge(2), 413, Class::BadRequest),
-            (Rejection::BadBase64, 400, Class::BadRequest),
+            (Rejection::Method, 405, Class::BadRequest, 0),
+            (Rejection::TooLarge(2), 413, Class::BadRequest, 0),
+            (Rejection::BadBase64, 400, Class::BadRequest, 0),
+            (
+                Rejection::Malformed(MalformedBody::NotAnObject),
+                400,
+                Class::BadRequest,
+                0,
+            ),
             (
                 Rejection::Signature(SignatureError::MissingSignature),
                 401,
                 Class::SignatureFailure,
+                0,
             ),
+            (
+                Rejection::Signature(SignatureError::InvalidSignature),
+                401,
+                Class::SignatureFailure,
+                0,
+            ),
+            (
+                Rejection::Incomplete(Incomplete::NotDurable(DownstreamError::Store {
+                    key: "k".into(),
+                    reason: "down".into(),
+                })),
+                502,
+                Class::DownstreamFailure,
+                0,
+            ),
+            // A stopped delivery counts the bus entries that failed, queued or not.
             (
                 Rejection::Incomplete(Incomplete::Durable(stop())),
                 502,
                 Class::DownstreamFailure,
+                3,
             ),
             (
                 Rejection::Queue {
@@ -592,9 +617,10 @@ mod tests {
                 },
                 502,
                 Class::DownstreamFailure,
+                3,
             ),
         ];
-        for (rejection, status, class) in cases {
+        for (rejection, status, class, events_failed) in cases {
             let report = Report {
                 counts: Counts::default(),
                 duration_ms: 0,
@@ -602,14 +628,13 @@ mod tests {
             };
             let reply = report.reply();
             assert_eq!(
-                (reply.status.as_u16(), report.end.status().as_u16(), report.end.class()),
-                (status, status, class),
+                (reply.status.as_u16(), report.end.class(), report.end.events_failed()),
+                (status, class, events_failed),
                 "{:?}",
                 report.end
             );
             assert_eq!(body(&reply)["retryable"].as_bool(), (status == 502).then_some(true));
-            // A stopped delivery counts the bus entries that failed, queued or not.
-            assert_eq!(report.end.events_failed(), if status == 502 { 3 } else { 0 });
+            assert_eq!(reply.allow, (status == 405).then_some("POST"));
         }
     }
 
@@ -656,9 +681,14 @@ mod tests {
             let h = handler(memory);
             let (headers, b) = signed(r#"[{"fileId":"f"}]"#);
             let reply = call(&h, Method::POST, &headers, b).await;
-            assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
-            assert_eq!(body(&reply)["retryable"], true);
-            assert!(!reply.body.contains("down"), "details stay in the logs");
+            // The fixed answer: the fault's own words ("injected fault") stay in the logs.
+            assert_eq!(
+                (reply.status, body(&reply)),
+                (
+                    StatusCode::BAD_GATEWAY,
+                    json!({"error": "storage or notification failed; retry the delivery", "retryable": true})
+                )
+            );
         }
     }
 
