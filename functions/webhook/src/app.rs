@@ -14,7 +14,7 @@ use shared::plan::Destination;
 use shared::signature::Verifier;
 use tracing::warn;
 
-use crate::config::{Config, SecretSource};
+use crate::config::{Config, ConfigError, SecretSource};
 use crate::handler::{Handler, Redrive};
 use crate::secrets::{Keys, ReadSecret};
 
@@ -22,10 +22,23 @@ use crate::secrets::{Keys, ReadSecret};
 /// set) and SQS behind the ports.
 pub type Webhook = Handler<S3ResultStore, WithBus<SnsPublisher, EventBridgeBus>, SqsRedriveQueue>;
 
-/// Reads configuration and builds the clients; the error is the one line to log before
-/// exiting.
-pub async fn start() -> Result<Webhook, String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+/// Why the function could not start: the one line it logs before exiting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The secret could not be read from Secrets Manager (the reason, never the value).
+    #[error("EXTRACTA_WEBHOOK_SECRET_ARN {0}")]
+    ReadSecret(String),
+    /// The secret was read but is not a usable list of secrets.
+    #[error("EXTRACTA_WEBHOOK_SECRET_ARN is invalid: {0}")]
+    InvalidSecret(String),
+}
+
+/// Reads configuration and builds the clients.
+pub async fn start() -> Result<Webhook, StartError> {
+    let config = Config::from_env()?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(8))
@@ -50,9 +63,8 @@ pub async fn start() -> Result<Webhook, String> {
         SecretSource::Inline(secrets) => Keys::fixed(Verifier::Secrets(secrets)),
         SecretSource::SecretsManager(arn) => {
             let read = secret_reader(aws_sdk_secretsmanager::Client::new(&sdk), arn);
-            let text = read().await.map_err(|e| format!("EXTRACTA_WEBHOOK_SECRET_ARN {e}"))?;
-            Keys::rereadable(text, read, config.secret_refresh_interval)
-                .map_err(|e| format!("EXTRACTA_WEBHOOK_SECRET_ARN is invalid: {e}"))?
+            let text = read().await.map_err(StartError::ReadSecret)?;
+            Keys::rereadable(text, read, config.secret_refresh_interval).map_err(StartError::InvalidSecret)?
         }
         SecretSource::Unsigned => {
             warn!("ALLOW_UNSIGNED=true and no secret: every delivery is accepted unchecked; local development only");

@@ -1,7 +1,8 @@
 //! The Lambda function: logging, configuration and clients once, then the runtime loop
 //! (the library does the rest).
 #![forbid(unsafe_code)]
-// The runtime loop's future nests the whole handler (S3, SNS and SQS SDK calls) deeply.
+// The runtime loop's future nests the whole handler (S3, SNS, EventBridge and SQS SDK
+// calls) deeply.
 #![recursion_limit = "256"]
 
 use std::convert::Infallible;
@@ -17,8 +18,8 @@ async fn main() -> ExitCode {
     webhook::logging::init(&webhook::config::Logging::from_env());
     let handler = match webhook::app::start().await {
         Ok(handler) => Arc::new(handler),
-        Err(message) => {
-            error!("{message}");
+        Err(e) => {
+            error!("{e}");
             return ExitCode::FAILURE;
         }
     };
