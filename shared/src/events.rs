@@ -2,8 +2,8 @@
 //! one archive pointer for any other authenticated delivery, EventBridge's own size rule
 //! with the claim check, batching, and the [`EventBus`] port that puts the entries.
 //!
-//! The AWS adapter ([`EventBridgeBus`], feature `aws`) and the in-memory one
-//! ([`MemoryBus`], feature `memory`) sit beside the port, as for S3 and SNS.
+//! The AWS adapter (`EventBridgeBus`, feature `aws`) and the in-memory one (`MemoryBus`,
+//! feature `memory`) sit beside the port, as for S3 and SNS.
 
 use std::future::Future;
 use std::sync::Arc;

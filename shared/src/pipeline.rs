@@ -595,7 +595,7 @@ mod tests {
         }
         // 6 MiB of results in 50 files: 25 batches of two 126 KB messages, eight at a time.
         assert_eq!(peak_publishes(50, 126_000).await, 8);
-        // 1 MiB in 50 files: 5 batches of ten 21 KB messages, all at once, as before.
+        // 1 MiB in 50 files: 5 batches of ten 21 KB messages, all at once.
         assert_eq!(peak_publishes(50, 21_000).await, 5);
         // 50 messages of 200 KB: one per batch, ten at a time.
         assert_eq!(peak_publishes(50, 200_000).await, 10);

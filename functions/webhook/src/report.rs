@@ -32,7 +32,8 @@ pub struct Counts {
     pub authenticated: bool,
     /// File entries routed.
     pub files: usize,
-    /// File objects stored or found current, once the delivery completed.
+    /// The delivery's file objects once it completed (written, found current, or
+    /// superseded: the length of the 200 body's `stored`); 0 until then.
     pub stored: usize,
     /// File objects superseded: their key held a newer delivery (docs/contract.md §9).
     pub superseded: usize,

@@ -264,7 +264,7 @@ async fn a_first_write_costs_no_request_more_and_an_overwrite_at_most_two_per_fi
     let put = |n: usize| ("PUT".to_owned(), n);
     let head = |n: usize| ("HEAD".to_owned(), n);
 
-    // A first delivery of three files: the archive copy and three objects, as before.
+    // A first delivery of three files: the archive copy and three objects, one PUT each.
     let mark = s3.requests().len();
     send_ok(&fx, &three(1)).await;
     assert_eq!(s3_requests(&s3, mark), [put(4)]);
