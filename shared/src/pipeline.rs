@@ -252,8 +252,8 @@ pub async fn deliver<S: ResultStore, P: EventPublisher>(
     let first = newest::write_archive(store, &plan.archive)
         .await
         .map_err(Incomplete::NotDurable)?;
-    if let Some(again) = first.and_then(|at| plan.at_first_receipt(&body, to, &at)) {
-        *plan = again;
+    if let Some(first) = first {
+        plan.replan_at_first_receipt(&body, to, &first);
     }
     drop(body);
     execute(plan, store, publisher, max_in_flight, deadline).await

@@ -158,18 +158,37 @@ impl Plan {
         }
     }
 
-    /// The plan of the same delivery received first at `first` (the `received-at` of the
-    /// archive copy an exact repeat found, docs/contract.md §9), from the body it was
-    /// planned from; `None` when the plan already has that time, or when `first` is not
-    /// a time of the same archive key (a copy this function did not write).
-    pub fn at_first_receipt(&self, body: &Bytes, to: &Destination, first: &str) -> Option<Plan> {
-        if first == self.archive.received_at {
-            return None;
+    /// Makes the plan again as of `first`, the `received-at` of the archive copy an
+    /// exact repeat found (docs/contract.md §9), from the body it was planned from; true
+    /// when it did. Nothing changes when the plan already has that time, or when `first`
+    /// is not a time of the same archive key (another UTC day, or not a time: a copy this
+    /// function did not write). The plan lets go of its own objects and messages before
+    /// it makes the new ones, so a large delivery is never held planned twice.
+    pub fn replan_at_first_receipt(&mut self, body: &Bytes, to: &Destination, first: &str) -> bool {
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        let day = |text: &str| {
+            OffsetDateTime::parse(text, rfc3339)
+                .ok()
+                .map(|t| (t, t.to_offset(time::UtcOffset::UTC).date()))
+        };
+        let (Some((at, first_day)), Some((_, own_day))) = (day(first), day(&self.archive.received_at)) else {
+            return false;
+        };
+        if first == self.archive.received_at || first_day != own_day {
+            return false;
         }
-        let at = OffsetDateTime::parse(first, &time::format_description::well_known::Rfc3339).ok()?;
-        let delivery = Delivery::parse(body).ok()?;
-        let again = Plan::new(body, &delivery, to, at);
-        (again.archive.key == self.archive.key).then_some(again)
+        let Ok(delivery) = Delivery::parse(body) else {
+            return false;
+        };
+        let key = std::mem::take(&mut self.archive.key);
+        self.files = Vec::new();
+        self.messages = Vec::new();
+        *self = Plan::new(body, &delivery, to, at);
+        debug_assert_eq!(
+            self.archive.key, key,
+            "same body, destination and day: same archive key"
+        );
+        true
     }
 
     /// Whether every object is decided and its bytes released; carrying the plan out
@@ -235,6 +254,35 @@ mod tests {
             bucket: "bkt".into(),
             prefix: Prefix::new("p"),
         }
+    }
+
+    #[test]
+    fn an_exact_repeat_is_planned_again_at_the_first_receipt_of_the_same_day() {
+        let body = Bytes::from_static(br#"{"event":"extraction.confirmed","result":[{"fileId":"f"}]}"#);
+        let d = Delivery::parse(&body).unwrap();
+        let repeat = || Plan::new(&body, &d, &dest(), at());
+        let earlier = "2026-03-07T08:00:00.000Z";
+        let mut plan = repeat();
+        assert!(plan.replan_at_first_receipt(&body, &dest(), earlier));
+        assert_eq!(plan.archive.received_at, earlier);
+        assert_eq!(plan.archive.key, repeat().archive.key);
+        assert!(plan.files.iter().all(|f| f.received_at == earlier));
+        assert!(plan.messages.iter().all(|m| m.body.contains(earlier)));
+        // Nothing changes for its own time, a time of another UTC day (another key), or no time.
+        for first in [
+            "2026-03-07T21:59:59.500Z",
+            "2026-03-06T23:00:00.000Z",
+            "2026-03-08T00:30:00.000Z",
+            "yesterday",
+        ] {
+            let mut plan = repeat();
+            assert!(!plan.replan_at_first_receipt(&body, &dest(), first), "{first}");
+            assert_eq!(plan.archive.received_at, "2026-03-07T21:59:59.500Z");
+        }
+        // The same day in another offset is the same day in UTC: planned again, in UTC.
+        let mut plan = repeat();
+        assert!(plan.replan_at_first_receipt(&body, &dest(), "2026-03-08T01:00:00+02:00"));
+        assert_eq!(plan.archive.received_at, "2026-03-07T23:00:00.000Z");
     }
 
     #[test]
