@@ -9,9 +9,9 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use shared::aws::{S3ResultStore, SnsPublisher};
-use shared::events::{EventBridgeBus, WithBus};
-use shared::keys::{archive_day, archive_root, event_component, ArchiveKey, Prefix};
+use shared::aws::{EventBridgeBus, S3ResultStore, SnsPublisher};
+use shared::layout::{archive_day, archive_root, event_component, ArchiveKey, Prefix};
+use shared::pipeline::Announcers;
 use shared::plan::Destination;
 use shared::redrive::{complete, Archived};
 use time::Date;
@@ -96,7 +96,7 @@ struct Totals {
     objects: usize,
     superseded: usize,
     published: usize,
-    events: usize,
+    bus_entries: usize,
     failed: usize,
 }
 
@@ -109,8 +109,8 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
     };
     let keys = select(&s3, &args, &to.prefix).await?;
     let store = S3ResultStore::new(s3.clone(), &args.bucket);
-    let publisher = WithBus {
-        publisher: SnsPublisher::new(
+    let announcers = Announcers {
+        topics: SnsPublisher::new(
             aws_sdk_sns::Client::new(&sdk),
             args.confirmed_topic_arn.clone(),
             args.failed_topic_arn.clone(),
@@ -155,13 +155,13 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
             }
             continue;
         }
-        match complete(key, &to, &store, &publisher, args.concurrency).await {
+        match complete(key, &to, &store, &announcers, args.concurrency).await {
             Ok(done) => {
                 totals.deliveries += 1;
                 totals.objects += done.outcome.objects;
                 totals.superseded += done.outcome.superseded;
                 totals.published += done.outcome.published;
-                totals.events += done.outcome.events;
+                totals.bus_entries += done.outcome.bus_entries;
             }
             Err(e) => {
                 eprintln!("\n{key}: {e}");
@@ -176,7 +176,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
         totals.deliveries, totals.objects, totals.superseded, totals.published, totals.failed
     );
     if args.event_bus.as_deref().is_some_and(|bus| !bus.is_empty()) && !args.dry_run {
-        println!("put {} EventBridge entries", totals.events);
+        println!("put {} EventBridge entries", totals.bus_entries);
     }
     Ok(if totals.failed == 0 {
         ExitCode::SUCCESS

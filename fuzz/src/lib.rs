@@ -12,9 +12,12 @@ use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue, Method};
 use sha2::Sha256;
 use shared::delivery::{Delivery, Route};
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::memory::Memory;
-use shared::plan::{Destination, Plan, Put};
+use shared::pipeline::Announcers;
+use shared::plan::{Destination, Plan};
+use shared::ports::bus::NoBus;
+use shared::ports::Put;
 use shared::signature::{Secret, Verifier, MAX_SIGNATURE_CANDIDATES, SIGNATURE_HEADER};
 use time::OffsetDateTime;
 use webhook::handler::{Handler, IncomingBody, Redrive};
@@ -144,7 +147,7 @@ pub struct Outcome {
 
 /// The function's handler with the fixed secret, on a fresh in-memory bucket and topics,
 /// without a redrive queue.
-pub fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
+pub fn handler() -> Handler<Arc<Memory>, Arc<Memory>, NoBus, Arc<Memory>> {
     let Ok(secrets) = Secret::parse_list(SECRET) else {
         unreachable!("the fixed secret is valid")
     };
@@ -155,7 +158,7 @@ pub fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
         max_body_bytes: MAX_BODY_BYTES,
         max_concurrency: 4,
         store: Arc::clone(&memory),
-        publisher: memory,
+        announcers: Announcers::topics(memory),
         redrive: None::<Redrive<Arc<Memory>>>,
         function_name: String::new(),
     }

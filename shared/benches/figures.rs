@@ -24,7 +24,7 @@ use aws_lc_rs::{digest, hmac};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use shared::delivery::{Delivery, Route};
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::plan::{Destination, Plan};
 use shared::sample;
 use shared::signature::{Secret, Verifier};

@@ -6,7 +6,7 @@ use aws_lc_rs::{digest, hmac};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use shared::delivery::{Delivery, Route};
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::plan::{Destination, Plan};
 use shared::sample;
 use shared::signature::{Secret, Verifier};

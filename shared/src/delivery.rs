@@ -107,7 +107,7 @@ impl<'a> EntryFields<'a> {
 
 /// One element of `result` that is an object: its exact text and the members we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry<'a> {
+pub struct FileEntry<'a> {
     /// The entry's JSON exactly as it stands in the body: the bytes stored in S3.
     pub raw: &'a [u8],
     /// The members the key layout and the SNS message need.
@@ -121,7 +121,7 @@ pub struct Delivery<'a> {
     event: Option<Raw<'a>>,
     result: Option<Raw<'a>>,
     /// `Some` when `result` is an array whose every element is an object.
-    entries: Option<Vec<Entry<'a>>>,
+    entries: Option<Vec<FileEntry<'a>>>,
 }
 
 /// What a delivery asks of the function.
@@ -129,7 +129,7 @@ pub struct Delivery<'a> {
 pub enum Route<'a> {
     /// A routed event: one S3 object per entry (and one message each for
     /// confirmed and failed).
-    Files(EventKind, &'a [Entry<'a>]),
+    Files(EventKind, &'a [FileEntry<'a>]),
     /// Any other event, or a body that does not fit: the archive copy only.
     ArchiveOnly,
 }
@@ -193,7 +193,7 @@ impl<'a> Delivery<'a> {
 
 /// Reads the value of a `result` member: its exact text, and its entries when it is an
 /// array of objects.
-fn read_result<'a>(sc: &mut Scanner<'a>) -> Result<(Raw<'a>, Option<Vec<Entry<'a>>>), JsonError> {
+fn read_result<'a>(sc: &mut Scanner<'a>) -> Result<(Raw<'a>, Option<Vec<FileEntry<'a>>>), JsonError> {
     if sc.peek()? != Kind::Array {
         return Ok((sc.skip_value(1)?, None));
     }
@@ -216,7 +216,7 @@ fn read_result<'a>(sc: &mut Scanner<'a>) -> Result<(Raw<'a>, Option<Vec<Entry<'a
             }
         }
         if let Some(list) = entries.as_mut() {
-            list.push(Entry {
+            list.push(FileEntry {
                 raw: sc.since(entry_start),
                 fields,
             });

@@ -1,29 +1,36 @@
 //! The Extracta.ai webhook domain: from request bytes to a verified, classified delivery
-//! and a plan of S3 writes and SNS messages, plus the ports that carry the plan out.
+//! and a plan of S3 writes, SNS messages and bus entries, and the fan-out that carries the
+//! plan out through its ports.
 //!
-//! Data flows one way: [`signature`] authenticates the body, [`delivery`] reads it,
-//! [`plan`] turns it into writes and messages, and [`pipeline`] executes the plan
-//! through its ports (with AWS adapters in `aws`, behind the `aws` feature, and in-memory
-//! ones in `memory`, behind the `memory` feature), each file object written only over an
-//! older delivery ([`newest`]). [`events`] makes the EventBridge entries a publisher with
-//! a bus puts beside the messages. [`redrive`] completes archived deliveries through the
-//! same ports.
+//! Layers point one way, each importing only those below it (`tests/layers.rs` fails on a
+//! cycle):
+//! 1. The text: [`hex`], [`json`], [`ecma`], [`signature`], [`batch`], the S3 [`layout`],
+//!    [`delivery`] (reading a body) and [`message`] (a file's section-4 message).
+//! 2. The [`ports`]: the result store, the message publisher, the event bus and the
+//!    redrive queue, with the types they speak. Their adapters sit side by side, one file
+//!    a port: `aws` (feature `aws`) and `memory` (feature `memory`).
+//! 3. What plans and executes: [`bus`] makes the event bus's entries, [`newest`] writes a
+//!    file object only over an older delivery, [`plan`] turns a delivery into writes,
+//!    messages and entries, [`pipeline`] carries a plan out, and [`redrive`] completes an
+//!    archived delivery through the same fan-out.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod batch;
+pub mod bus;
 pub mod delivery;
 pub mod ecma;
-pub mod events;
 pub mod hex;
 pub mod json;
-pub mod keys;
+pub mod layout;
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub mod message;
 pub mod newest;
 pub mod pipeline;
 pub mod plan;
+pub mod ports;
 pub mod redrive;
 #[cfg(feature = "sample")]
 pub mod sample;

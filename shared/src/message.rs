@@ -3,9 +3,9 @@
 
 use aws_lc_rs::digest::{self, SHA256};
 
-use crate::delivery::{Entry, EventKind};
+use crate::delivery::{EventKind, FileEntry};
 use crate::json::{write_string, Raw};
-use crate::keys::NONE;
+use crate::layout::NONE;
 
 /// SNS's limit for one message: body plus attribute names, types and values.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
@@ -82,7 +82,7 @@ pub struct Pointer<'p> {
 }
 
 /// Builds the message for one entry of a confirmed or failed delivery.
-pub fn build(kind: EventKind, topic: Topic, entry: &Entry<'_>, event_id: &str, at: Pointer<'_>) -> Message {
+pub fn build(kind: EventKind, topic: Topic, entry: &FileEntry<'_>, event_id: &str, at: Pointer<'_>) -> Message {
     let f = &entry.fields;
     let attributes: Vec<(&'static str, String)> = [
         ("event", Some(kind.name().to_owned())),
@@ -132,7 +132,7 @@ pub enum Omit {
 /// `error` for a failed entry, `result` for the others (unless omitted). The SNS message
 /// and the EventBridge entry's `Detail` both come from here, so they are byte-equal when
 /// neither leaves anything out.
-pub fn render(kind: EventKind, event_id: &str, entry: &Entry<'_>, at: Pointer<'_>, omit: Omit) -> String {
+pub fn render(kind: EventKind, event_id: &str, entry: &FileEntry<'_>, at: Pointer<'_>, omit: Omit) -> String {
     let f = &entry.fields;
     let last = match kind {
         EventKind::Failed => Some(("error", f.error)),
@@ -225,7 +225,7 @@ mod tests {
         received_at: "2026-01-02T03:04:05.678Z",
     };
 
-    fn with_entry<T>(event: &str, entry: &str, f: impl FnOnce(EventKind, &Entry<'_>) -> T) -> T {
+    fn with_entry<T>(event: &str, entry: &str, f: impl FnOnce(EventKind, &FileEntry<'_>) -> T) -> T {
         let body = format!(r#"{{"event":"{event}","result":[{entry}]}}"#);
         let d = Delivery::parse(body.as_bytes()).unwrap();
         let Route::Files(kind, [e]) = d.route() else {

@@ -12,8 +12,7 @@ use std::cmp::Ordering;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::pipeline::{Condition, DownstreamError, ObjectMeta, ResultStore, Written};
-use crate::plan::Put;
+use crate::ports::{Condition, DownstreamError, ObjectMeta, Put, ResultStore, Written};
 
 /// How many conditional writes one object gets before the write counts as failed. Each
 /// refusal means another writer stored a newer object in between, so this is only
@@ -245,8 +244,8 @@ mod tests {
     mod interleavings {
         use super::*;
         use crate::delivery::Delivery;
-        use crate::keys::Prefix;
-        use crate::pipeline::{deliver, execute, Outcome};
+        use crate::layout::Prefix;
+        use crate::pipeline::{deliver, execute, Announcers, Outcome};
         use crate::plan::{Destination, Plan};
         use proptest::prelude::*;
         use std::future::pending;
@@ -282,11 +281,13 @@ mod tests {
                 Op::Send(v) => {
                     let body = body(v);
                     let mut plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at(ms));
-                    deliver(&mut plan, body, &to(), store, store, 4, pending()).await.ok()
+                    deliver(&mut plan, body, &to(), store, &Announcers::topics(store), 4, pending())
+                        .await
+                        .ok()
                 }
                 Op::Redrive(v) => {
                     let key = &sent[v].as_ref()?.archive.key;
-                    crate::redrive::complete(key, &to(), store, store, 4)
+                    crate::redrive::complete(key, &to(), store, &Announcers::topics(store), 4)
                         .await
                         .ok()
                         .map(|c| c.outcome)
@@ -385,7 +386,7 @@ mod tests {
                 let mut plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at(ms));
                 let store = &store;
                 async move {
-                    let outcome = deliver(&mut plan, body, &to(), store, store, 4, pending())
+                    let outcome = deliver(&mut plan, body, &to(), store, &Announcers::topics(store), 4, pending())
                         .await
                         .unwrap();
                     (plan, outcome)
@@ -403,7 +404,9 @@ mod tests {
             assert_eq!(&held.body[..], br#"{"extractionId":"e","fileId":"f","v":2}"#);
             // AND carrying the superseded plan out again still publishes nothing.
             let mut plan = plan;
-            let again = execute(&mut plan, &store, &store, 4, pending()).await.unwrap();
+            let again = execute(&mut plan, &store, &Announcers::topics(&store), 4, pending())
+                .await
+                .unwrap();
             assert_eq!(again.published, 0);
         }
     }

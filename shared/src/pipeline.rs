@@ -1,5 +1,5 @@
-//! The ports the plan is carried out through, and the fan-out that drives them
-//! (docs/contract.md §5, §8 and §9).
+//! The fan-out: a delivery's plan carried out through the ports (docs/contract.md §5,
+//! §8, §9 and §10).
 //!
 //! The archive copy is written first: once it is stored the delivery is durable, and its
 //! answer fixes the receipt time that orders the delivery against others of the same
@@ -10,19 +10,17 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::{self, Either};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::events::{self, Entry};
+use crate::bus;
 use crate::message::{Message, Topic, MAX_MESSAGE_BYTES};
 use crate::newest::{self, FileWrite};
-use crate::plan::{Destination, Plan, Put};
-
-/// SNS's limit on messages in one `PublishBatch`.
-pub const MAX_BATCH_ENTRIES: usize = 10;
+use crate::plan::{Destination, Plan};
+use crate::ports::publisher::MAX_BATCH_ENTRIES;
+use crate::ports::{DownstreamError, EventBus, MessagePublisher, ResultStore};
 
 /// The messages the `PublishBatch` requests in flight may carry in all (at least one
 /// batch always goes): 2 MiB. The SDK form-encodes each request's messages into a buffer
@@ -31,159 +29,21 @@ pub const MAX_BATCH_ENTRIES: usize = 10;
 /// delivery with up to 2 MiB of messages (50 files of 40 KB) still sends them all at once.
 pub const PUBLISH_BYTES_IN_FLIGHT: usize = 2 << 20;
 
-/// A failure of S3, SNS or SQS (after the SDK's own retries).
-#[derive(Debug, thiserror::Error)]
-pub enum DownstreamError {
-    /// An object could not be stored.
-    #[error("storing {key} failed: {reason}")]
-    Store {
-        /// The object's key.
-        key: String,
-        /// What the store said.
-        reason: String,
-    },
-    /// An object could not be read.
-    #[error("reading {key} failed: {reason}")]
-    Read {
-        /// The object's key.
-        key: String,
-        /// What the store said.
-        reason: String,
-    },
-    /// A batch of messages (or some of its entries) could not be published.
-    #[error("publishing {count} message(s) to the {topic:?} topic failed: {reason}")]
-    Publish {
-        /// Which topic.
-        topic: Topic,
-        /// How many messages of the batch failed.
-        count: usize,
-        /// What the publisher said.
-        reason: String,
-    },
-    /// A `PutEvents` call (or some of its entries) failed.
-    #[error("putting {count} event(s) on the event bus failed: {reason}")]
-    PutEvents {
-        /// How many entries of the call failed.
-        count: usize,
-        /// What EventBridge said.
-        reason: String,
-    },
-    /// The redrive queue did not take a message.
-    #[error("sending to the redrive queue failed: {reason}")]
-    Queue {
-        /// What the queue said.
-        reason: String,
-    },
+/// Where a delivery is announced once its file objects are decided (docs/contract.md §4,
+/// §10): the topics, and the event bus when one is configured.
+#[derive(Debug, Clone)]
+pub struct Announcers<P, B> {
+    /// The confirmed and failed files' messages (SNS).
+    pub topics: P,
+    /// An entry per file, or per delivery that routes none (EventBridge); without a bus
+    /// the plan makes no entries.
+    pub bus: Option<B>,
 }
 
-/// An object as stored, read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredObject {
-    /// Its bytes.
-    pub body: Bytes,
-    /// Its `received-at` user metadata, if it has one.
-    pub received_at: Option<String>,
-}
-
-/// What a key holds, without its bytes (S3 `HeadObject`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectMeta {
-    /// The object's ETag, for an `If-Match` write over it.
-    pub etag: String,
-    /// Its `event-id` user metadata, if it has one.
-    pub event_id: Option<String>,
-    /// Its `received-at` user metadata, if it has one.
-    pub received_at: Option<String>,
-}
-
-/// The condition a write is made under (docs/contract.md §9).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Condition {
-    /// Only where the key holds no object (`If-None-Match: *`).
-    Absent,
-    /// Only over the object of this ETag (`If-Match`).
-    Matches(String),
-}
-
-/// What a conditional write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    /// The object is stored.
-    Stored,
-    /// The condition did not hold (`412`, or `409` under concurrent writers): nothing
-    /// was written.
-    Refused,
-}
-
-/// Stores result objects (S3 in production) and reads them back.
-pub trait ResultStore: Send + Sync {
-    /// Writes one object under `condition`.
-    fn put(&self, put: &Put, condition: &Condition) -> impl Future<Output = Result<Written, DownstreamError>> + Send;
-
-    /// Reads one object's metadata; `Ok(None)` when there is no object of that key.
-    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectMeta>, DownstreamError>> + Send;
-
-    /// Reads one object; `Ok(None)` when there is no object of that key.
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send;
-}
-
-/// Publishes event messages (SNS in production), and the EventBridge entries beside them
-/// when it has a bus ([`crate::events::WithBus`]; docs/contract.md §10).
-pub trait EventPublisher: Send + Sync {
-    /// Publishes messages that all go to one topic, at most [`MAX_BATCH_ENTRIES`] and
-    /// [`MAX_MESSAGE_BYTES`] in all; succeeds only if every message was accepted.
-    fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send;
-
-    /// Whether entries go to an event bus; without one a plan makes none.
-    fn has_bus(&self) -> bool {
-        false
-    }
-
-    /// Puts one `PutEvents` batch (see [`crate::events::EventBus::put`]); without a bus,
-    /// nothing.
-    fn put_events(&self, batch: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        let _ = batch;
-        std::future::ready(Ok(()))
-    }
-}
-
-/// Queues deliveries for automatic completion (SQS in production).
-pub trait RedriveQueue: Send + Sync {
-    /// Sends one message body.
-    fn send(&self, body: String) -> impl Future<Output = Result<(), DownstreamError>> + Send;
-}
-
-impl<T: ResultStore> ResultStore for Arc<T> {
-    fn put(&self, put: &Put, condition: &Condition) -> impl Future<Output = Result<Written, DownstreamError>> + Send {
-        T::put(self, put, condition)
-    }
-
-    fn head(&self, key: &str) -> impl Future<Output = Result<Option<ObjectMeta>, DownstreamError>> + Send {
-        T::head(self, key)
-    }
-
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<StoredObject>, DownstreamError>> + Send {
-        T::get(self, key)
-    }
-}
-
-impl<T: EventPublisher> EventPublisher for Arc<T> {
-    fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        T::publish(self, topic, batch)
-    }
-
-    fn has_bus(&self) -> bool {
-        T::has_bus(self)
-    }
-
-    fn put_events(&self, batch: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        T::put_events(self, batch)
-    }
-}
-
-impl<T: RedriveQueue> RedriveQueue for Arc<T> {
-    fn send(&self, body: String) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        T::send(self, body)
+impl<P> Announcers<P, crate::ports::bus::NoBus> {
+    /// The topics alone, with no bus.
+    pub fn topics(topics: P) -> Self {
+        Announcers { topics, bus: None }
     }
 }
 
@@ -197,8 +57,8 @@ pub struct Outcome {
     pub superseded: usize,
     /// Messages published.
     pub published: usize,
-    /// EventBridge entries put (docs/contract.md §10).
-    pub events: usize,
+    /// Entries put on the event bus (docs/contract.md §10).
+    pub bus_entries: usize,
 }
 
 /// Why the rest of a durable delivery stopped.
@@ -240,12 +100,12 @@ pub enum Incomplete {
 /// [`execute`]. `deadline` never cuts the archive copy short; the body is let go of
 /// before the file objects are written, so the plan's slices are its last holders.
 #[allow(clippy::too_many_arguments)]
-pub async fn deliver<S: ResultStore, P: EventPublisher>(
+pub async fn deliver<S: ResultStore, P: MessagePublisher, B: EventBus>(
     plan: &mut Plan,
     body: Bytes,
     to: &Destination,
     store: &S,
-    publisher: &P,
+    announce: &Announcers<P, B>,
     max_in_flight: usize,
     deadline: impl Future<Output = ()>,
 ) -> Result<Outcome, Incomplete> {
@@ -256,7 +116,7 @@ pub async fn deliver<S: ResultStore, P: EventPublisher>(
         plan.replan_at_first_receipt(&body, to, &first);
     }
     drop(body);
-    execute(plan, store, publisher, max_in_flight, deadline).await
+    execute(plan, store, announce, max_in_flight, deadline).await
 }
 
 /// Carries out a plan whose archive copy is stored: the file objects concurrently (at
@@ -271,10 +131,10 @@ pub async fn deliver<S: ResultStore, P: EventPublisher>(
 /// keys, metadata and messages stay): a large delivery's body is not held while its
 /// messages are published, which is when the SDK's form-encoded `PublishBatch` requests
 /// take their memory. Carrying out a stored plan again only publishes.
-pub async fn execute<S: ResultStore, P: EventPublisher>(
+pub async fn execute<S: ResultStore, P: MessagePublisher, B: EventBus>(
     plan: &mut Plan,
     store: &S,
-    publisher: &P,
+    announce: &Announcers<P, B>,
     max_in_flight: usize,
     deadline: impl Future<Output = ()>,
 ) -> Result<Outcome, Incomplete> {
@@ -287,7 +147,7 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
             .try_collect::<Vec<FileWrite>>();
         let writes = until(writes, deadline.as_mut()).await.map_err(Incomplete::Durable)?;
         objects = writes.iter().filter(|w| **w == FileWrite::Written).count();
-        plan.release_stored(&writes, publisher.has_bus());
+        plan.release_stored(&writes, announce.bus.is_some());
     }
 
     let batches = batches(&plan.messages);
@@ -297,14 +157,20 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
         .max()
         .unwrap_or(0);
     let publish_limit = (PUBLISH_BYTES_IN_FLIGHT / largest.max(1)).clamp(1, limit);
-    let publishes = stream::iter(batches.iter().map(|(topic, batch)| publisher.publish(*topic, batch)))
-        .buffer_unordered(publish_limit)
-        .try_collect::<()>();
+    let publishes = stream::iter(
+        batches
+            .iter()
+            .map(|(topic, batch)| announce.topics.publish(*topic, batch)),
+    )
+    .buffer_unordered(publish_limit)
+    .try_collect::<()>();
     // The entries go beside the messages: their own batches, their own in-flight bound.
-    let entry_batches = events::batches(&plan.events);
-    let puts = stream::iter(entry_batches.iter().map(|batch| publisher.put_events(batch)))
-        .buffer_unordered(limit)
-        .try_collect::<()>();
+    let puts = async {
+        match &announce.bus {
+            Some(b) => bus::put_all(b, &plan.bus_entries, limit).await.map(|_| ()),
+            None => Ok(()),
+        }
+    };
     until(future::try_join(publishes, puts), deadline.as_mut())
         .await
         .map_err(Incomplete::Durable)?;
@@ -312,7 +178,7 @@ pub async fn execute<S: ResultStore, P: EventPublisher>(
         objects,
         superseded: plan.superseded(),
         published: plan.messages.len(),
-        events: plan.events.len(),
+        bus_entries: plan.bus_entries.len(),
     })
 }
 
@@ -330,27 +196,19 @@ async fn until<T>(
 /// Groups messages into `PublishBatch` calls: one topic each, at most ten messages and
 /// 256 KiB in all, in plan order.
 pub fn batches(messages: &[Message]) -> Vec<(Topic, Vec<&Message>)> {
-    let mut out: Vec<(Topic, Vec<&Message>, usize)> = Vec::new();
-    for m in messages {
-        let size = m.size();
-        match out.last_mut() {
-            Some((topic, batch, total))
-                if *topic == m.topic && batch.len() < MAX_BATCH_ENTRIES && *total + size <= MAX_MESSAGE_BYTES =>
-            {
-                batch.push(m);
-                *total += size;
-            }
-            _ => out.push((m.topic, vec![m], size)),
-        }
-    }
-    out.into_iter().map(|(topic, batch, _)| (topic, batch)).collect()
+    crate::batch::greedy(messages, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, Message::size, |m| {
+        m.topic
+    })
+    .into_iter()
+    .filter_map(|batch| Some((batch.first()?.topic, batch)))
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::delivery::Delivery;
-    use crate::keys::Prefix;
+    use crate::layout::Prefix;
     use crate::memory::{Faults, Memory};
     use std::future::pending;
 
@@ -380,7 +238,16 @@ mod tests {
         deadline: impl Future<Output = ()>,
     ) -> Result<Outcome, Incomplete> {
         let body = plan.archive.body.clone();
-        deliver(plan, body, &dest(), store, publisher, limit, deadline).await
+        deliver(
+            plan,
+            body,
+            &dest(),
+            store,
+            &Announcers::topics(publisher),
+            limit,
+            deadline,
+        )
+        .await
     }
 
     fn faults(f: impl FnOnce(&mut Faults)) -> Memory {
@@ -412,7 +279,7 @@ mod tests {
                 objects: 23,
                 superseded: 0,
                 published: 23,
-                events: 0
+                bus_entries: 0
             }
         );
         assert_eq!(memory.objects().len(), 24);
@@ -444,14 +311,16 @@ mod tests {
         );
         // AND carrying it out again publishes without writing (empty) objects.
         let healthy = Memory::default();
-        let outcome = execute(&mut plan, &healthy, &healthy, 4, pending()).await.unwrap();
+        let outcome = execute(&mut plan, &healthy, &Announcers::topics(&healthy), 4, pending())
+            .await
+            .unwrap();
         assert_eq!(
             outcome,
             Outcome {
                 objects: 0,
                 superseded: 0,
                 published: 3,
-                events: 0
+                bus_entries: 0
             }
         );
         assert!(healthy.objects().is_empty());
@@ -470,14 +339,16 @@ mod tests {
         assert!(!plan.is_stored());
         assert!(plan.files.iter().all(|p| !p.body.is_empty()));
         let healthy = Memory::default();
-        let outcome = execute(&mut plan, &healthy, &healthy, 4, pending()).await.unwrap();
+        let outcome = execute(&mut plan, &healthy, &Announcers::topics(&healthy), 4, pending())
+            .await
+            .unwrap();
         assert_eq!(
             outcome,
             Outcome {
                 objects: 3,
                 superseded: 0,
                 published: 3,
-                events: 0
+                bus_entries: 0
             }
         );
         assert!(healthy.objects().values().all(|o| !o.body.is_empty()));
@@ -574,7 +445,9 @@ mod tests {
     #[tokio::test]
     async fn an_already_stored_archive_copy_is_not_written_again() {
         let memory = Memory::default();
-        let outcome = execute(&mut plan(2), &memory, &memory, 1, pending()).await.unwrap();
+        let outcome = execute(&mut plan(2), &memory, &Announcers::topics(&memory), 1, pending())
+            .await
+            .unwrap();
         assert_eq!(outcome.objects, 2);
         assert!(!memory.objects().keys().any(|k| k.contains("_deliveries/")));
     }

@@ -6,9 +6,10 @@ use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, Route};
 use crate::hex;
-use crate::keys::{archive_key, event_component, file_key, Prefix};
+use crate::layout::{archive_key, event_component, file_key, Prefix};
 use crate::message::{self, event_id, Message, Pointer, Topic};
 use crate::newest::FileWrite;
+use crate::ports::{BusEntry, Put};
 
 /// Where results go: the parts of configuration the plan depends on.
 #[derive(Debug, Clone)]
@@ -17,21 +18,6 @@ pub struct Destination {
     pub bucket: String,
     /// `RESULTS_PREFIX`
     pub prefix: Prefix,
-}
-
-/// One S3 object to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Put {
-    /// The object key.
-    pub key: String,
-    /// The exact bytes to store: a slice of the body, never re-serialized.
-    pub body: Bytes,
-    /// User metadata `event`.
-    pub event: String,
-    /// User metadata `event-id`.
-    pub event_id: String,
-    /// User metadata `received-at`.
-    pub received_at: String,
 }
 
 /// Everything one delivery writes and publishes, in the order it must happen.
@@ -45,12 +31,10 @@ pub struct Plan {
     /// the other events); each after its object. Once the objects are decided, only the
     /// messages of files that were not superseded are left.
     pub messages: Vec<Message>,
-    /// The EventBridge entries (docs/contract.md §10): made when the objects are decided
-    /// and the publisher has a bus ([`EventPublisher::has_bus`]), one per file that was
+    /// The event bus's entries (docs/contract.md §10): made when the objects are decided
+    /// and the delivery has a bus ([`crate::pipeline::Announcers`]), one per file that was
     /// not superseded, or the archive pointer; put beside the messages.
-    ///
-    /// [`EventPublisher::has_bus`]: crate::pipeline::EventPublisher::has_bus
-    pub events: Vec<crate::events::Entry>,
+    pub bus_entries: Vec<BusEntry>,
     /// `RESULTS_BUCKET`, which the entries name.
     bucket: String,
     /// Every object is decided and the plan has let go of their bytes
@@ -118,7 +102,7 @@ impl Plan {
                 archive,
                 files: Vec::new(),
                 messages: Vec::new(),
-                events: Vec::new(),
+                bus_entries: Vec::new(),
                 bucket: to.bucket.clone(),
                 stored: false,
                 superseded: Vec::new(),
@@ -151,7 +135,7 @@ impl Plan {
             archive,
             files,
             messages,
-            events: Vec::new(),
+            bus_entries: Vec::new(),
             bucket: to.bucket.clone(),
             stored: false,
             superseded: Vec::new(),
@@ -209,24 +193,24 @@ impl Plan {
     }
 
     /// Records what each file's write came to, drops the messages of superseded files,
-    /// makes the EventBridge entries of the others when `with_events` (from the body, while
+    /// makes the bus entries of the others when `with_bus` (from the body, while
     /// the plan still holds it), and lets go of the objects' bytes (slices of the body), so
     /// nothing holds a large body while the messages go out.
-    pub(crate) fn release_stored(&mut self, writes: &[FileWrite], with_events: bool) {
+    pub(crate) fn release_stored(&mut self, writes: &[FileWrite], with_bus: bool) {
         self.superseded = writes.iter().map(|w| *w == FileWrite::Superseded).collect();
         if self.messages.len() == self.files.len() {
             let mut superseded = self.superseded.iter();
             self.messages.retain(|_| !superseded.next().copied().unwrap_or(false));
         }
-        if with_events {
+        if with_bus {
             // The body parsed when the plan was made, so it parses again.
             if let Ok(delivery) = Delivery::parse(&self.archive.body) {
-                let mut events = crate::events::entries(&delivery, self, &self.bucket);
-                if events.len() == self.files.len() {
+                let mut entries = crate::bus::entries(&delivery, &self.archive, &self.files, &self.bucket);
+                if entries.len() == self.files.len() {
                     let mut superseded = self.superseded.iter();
-                    events.retain(|_| !superseded.next().copied().unwrap_or(false));
+                    entries.retain(|_| !superseded.next().copied().unwrap_or(false));
                 }
-                self.events = events;
+                self.bus_entries = entries;
             }
         }
         self.archive.body = Bytes::new();

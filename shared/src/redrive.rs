@@ -16,9 +16,10 @@ use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, EventKind, Route};
 use crate::json::{Kind, Scanner};
-use crate::keys::{ArchiveKey, Prefix};
-use crate::pipeline::{execute, DownstreamError, EventPublisher, Incomplete, Outcome, ResultStore};
+use crate::layout::{ArchiveKey, Prefix};
+use crate::pipeline::{execute, Announcers, Incomplete, Outcome};
 use crate::plan::{Destination, Plan};
+use crate::ports::{DownstreamError, EventBus, MessagePublisher, ResultStore};
 
 /// Why an archived delivery could not be completed.
 #[derive(Debug, thiserror::Error)]
@@ -169,18 +170,18 @@ pub struct Completed {
 /// Reads, plans and completes the delivery archived at `key`: writes every file object
 /// that does not hold a newer delivery, and publishes the message of every file that was
 /// not superseded (docs/contract.md §9); the archive copy is left as it is.
-pub async fn complete<S: ResultStore, P: EventPublisher>(
+pub async fn complete<S: ResultStore, P: MessagePublisher, B: EventBus>(
     key: &str,
     to: &Destination,
     store: &S,
-    publisher: &P,
+    announce: &Announcers<P, B>,
     max_in_flight: usize,
 ) -> Result<Completed, NotCompleted> {
     let archived = Archived::read(key, &to.prefix, store).await?;
     let mut replan = archived.plan(to)?;
     // The plan's slices are all the body needed from here on (`execute` lets go of them).
     drop(archived);
-    match execute(&mut replan.plan, store, publisher, max_in_flight, pending()).await {
+    match execute(&mut replan.plan, store, announce, max_in_flight, pending()).await {
         Ok(outcome) => Ok(Completed { replan, outcome }),
         Err(e) => Err(NotCompleted {
             replan: Some(replan),
@@ -211,9 +212,17 @@ mod tests {
         let body = Bytes::from_static(body);
         let plan = Plan::new(&body, &Delivery::parse(&body).unwrap(), &to(), at());
         let live = Memory::default();
-        crate::pipeline::deliver(&mut plan.clone(), body.clone(), &to(), &live, &live, 4, pending())
-            .await
-            .unwrap();
+        crate::pipeline::deliver(
+            &mut plan.clone(),
+            body.clone(),
+            &to(),
+            &live,
+            &Announcers::topics(&live),
+            4,
+            pending(),
+        )
+        .await
+        .unwrap();
         let archive = Memory::default();
         let a = &plan.archive;
         archive.insert(
@@ -231,7 +240,9 @@ mod tests {
 
     /// Completes `key` and answers why it did not, having planned nothing.
     async fn refused(key: &str, archive: &Memory) -> RedriveError {
-        let err = complete(key, &to(), archive, archive, 4).await.unwrap_err();
+        let err = complete(key, &to(), archive, &Announcers::topics(archive), 4)
+            .await
+            .unwrap_err();
         assert!(err.replan.is_none(), "{err:?}");
         err.error
     }
@@ -241,7 +252,7 @@ mod tests {
     #[tokio::test]
     async fn a_redrive_writes_and_publishes_exactly_what_the_live_delivery_did() {
         let (plan, live, redriven) = delivered(CONFIRMED).await;
-        let done = complete(&plan.archive.key, &to(), &redriven, &redriven, 4)
+        let done = complete(&plan.archive.key, &to(), &redriven, &Announcers::topics(&redriven), 4)
             .await
             .unwrap();
         assert_eq!(
@@ -252,7 +263,7 @@ mod tests {
         assert_eq!(redriven.objects(), live.objects());
         assert_eq!(redriven.messages(), live.messages());
         // A second redrive changes nothing and publishes the same eventIds again.
-        complete(&plan.archive.key, &to(), &redriven, &redriven, 4)
+        complete(&plan.archive.key, &to(), &redriven, &Announcers::topics(&redriven), 4)
             .await
             .unwrap();
         assert_eq!(redriven.objects(), live.objects());
@@ -309,16 +320,19 @@ mod tests {
             publish: true,
             ..Faults::default()
         });
-        let NotCompleted { replan, error: err } = complete(&plan.archive.key, &to(), &archive, &archive, 4)
-            .await
-            .unwrap_err();
+        let NotCompleted { replan, error: err } =
+            complete(&plan.archive.key, &to(), &archive, &Announcers::topics(&archive), 4)
+                .await
+                .unwrap_err();
         assert!(
             matches!(err, RedriveError::Incomplete(Incomplete::Durable(_))),
             "{err:?}"
         );
         assert_eq!(replan.map(|r| r.files), Some(2));
         archive.set_faults(Faults::default());
-        complete(&plan.archive.key, &to(), &archive, &archive, 4).await.unwrap();
+        complete(&plan.archive.key, &to(), &archive, &Announcers::topics(&archive), 4)
+            .await
+            .unwrap();
         assert_eq!(archive.messages(), live.messages());
         archive.set_faults(Faults {
             get: true,

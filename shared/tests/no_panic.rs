@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use shared::delivery::Delivery;
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::plan::{Destination, Plan};
 use shared::signature::{Secret, Verifier};
 

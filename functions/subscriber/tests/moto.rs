@@ -15,7 +15,7 @@ use bytes::Bytes;
 use extracta_consumer::{FileEntry, LambdaEvent, Message, Source};
 use serde_json::{json, Value};
 use shared::delivery::Delivery;
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::plan::{Destination, Plan};
 use subscriber::{Sink, Subscriber};
 

@@ -8,8 +8,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use shared::aws::{S3ResultStore, SnsPublisher, SqsRedriveQueue};
-use shared::events::{EventBridgeBus, WithBus};
+use shared::aws::{EventBridgeBus, S3ResultStore, SnsPublisher, SqsRedriveQueue};
+use shared::pipeline::Announcers;
 use shared::plan::Destination;
 use shared::signature::Verifier;
 use tracing::warn;
@@ -20,7 +20,7 @@ use crate::secrets::{Keys, ReadSecret};
 
 /// The function as deployed: S3, SNS (with EventBridge beside it when `EVENT_BUS_NAME` is
 /// set) and SQS behind the ports.
-pub type Webhook = Handler<S3ResultStore, WithBus<SnsPublisher, EventBridgeBus>, SqsRedriveQueue>;
+pub type Webhook = Handler<S3ResultStore, SnsPublisher, EventBridgeBus, SqsRedriveQueue>;
 
 /// Why the function could not start: the one line it logs before exiting.
 #[derive(Debug, thiserror::Error)]
@@ -104,8 +104,8 @@ pub async fn start() -> Result<Webhook, StartError> {
         max_body_bytes: config.max_body_bytes,
         max_concurrency: config.max_concurrency,
         store: S3ResultStore::new(aws_sdk_s3::Client::from_conf(s3_config), config.bucket),
-        publisher: WithBus {
-            publisher: SnsPublisher::new(
+        announcers: Announcers {
+            topics: SnsPublisher::new(
                 aws_sdk_sns::Client::from_conf(sns_config),
                 config.confirmed_topic_arn,
                 config.failed_topic_arn,

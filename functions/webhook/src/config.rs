@@ -3,7 +3,7 @@
 //! also acts on ([`Logging`], [`Config::sdk_retries_set`], [`Config::custom_endpoint`],
 //! [`Config::function_name`]). No other module reads the environment.
 
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::signature::{Secret, SecretError};
 
 /// Default `MAX_BODY_BYTES`: Lambda's 6 MiB synchronous payload limit.

@@ -13,7 +13,8 @@ use lambda_http::http::Method;
 use lambda_http::request::LambdaRequest;
 use serde::Serialize;
 
-use crate::handler::{IncomingBody, Reply};
+use crate::answer::Reply;
+use crate::handler::IncomingBody;
 
 /// The parts of an HTTP event the handler needs.
 #[derive(Debug)]

@@ -13,10 +13,11 @@ use serde::de::{Error as _, IgnoredAny};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use shared::json::{Kind, Scanner};
-use shared::pipeline::{EventPublisher, RedriveQueue, ResultStore};
+use shared::ports::{EventBus, MessagePublisher, RedriveQueue, ResultStore};
 use tracing::error;
 
-use crate::handler::{Handler, Reply};
+use crate::answer::Reply;
+use crate::handler::Handler;
 use crate::http::{incoming, outgoing, LambdaReply};
 use crate::redrive::{all_failed, SqsBatch};
 use aws_lambda_events::sqs::SqsBatchResponse;
@@ -216,8 +217,8 @@ pub enum Answer {
 
 /// Handles one invocation. A panic becomes a `500` for an HTTP request and a failure of
 /// every record for a batch, never a runtime error.
-pub async fn serve<S: ResultStore, P: EventPublisher, Q: RedriveQueue>(
-    handler: &Handler<S, P, Q>,
+pub async fn serve<S: ResultStore, P: MessagePublisher, B: EventBus, Q: RedriveQueue>(
+    handler: &Handler<S, P, B, Q>,
     invocation: Invocation,
 ) -> Answer {
     match invocation {

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "aws")]
+pub mod answer;
 pub mod app;
 pub mod config;
 pub mod handler;

@@ -34,7 +34,7 @@ impl<E: End> Report<E> {
             ("Files", if class.is_live() { c.files as u64 } else { 0 }),
             ("Superseded", c.superseded as u64),
             ("Published", c.published as u64),
-            ("EventsPut", c.events as u64),
+            ("EventsPut", c.bus_entries as u64),
             ("EventsFailed", self.end.events_failed() as u64),
             ("SignatureFailures", one(Class::SignatureFailure)),
             ("BadRequests", one(Class::BadRequest)),

@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use serde::Deserialize;
-use shared::keys::NONE;
-use shared::pipeline::{EventPublisher, Incomplete, RedriveQueue, ResultStore};
+use shared::layout::NONE;
+use shared::pipeline::Incomplete;
+use shared::ports::{EventBus, MessagePublisher, RedriveQueue, ResultStore};
 use shared::redrive::{archived_key, complete, NotCompleted, RedriveError};
 use tracing::warn;
 
-use crate::handler::{elapsed_ms, events_failed, Handler};
-use crate::report::{Class, Counts, End, Report};
+use crate::handler::Handler;
+use crate::report::{elapsed_ms, events_failed, Class, Counts, End, Report};
 
 /// An SQS event, as Lambda's event source mapping sends it (the fields used here).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -88,7 +89,7 @@ pub fn all_failed(batch: &SqsBatch) -> SqsBatchResponse {
     response
 }
 
-impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
+impl<S: ResultStore, P: MessagePublisher, B: EventBus, Q: RedriveQueue> Handler<S, P, B, Q> {
     /// Completes each record's delivery, one record after the other; logs one summary
     /// line and one metrics line per record.
     pub async fn redrive(&self, batch: &SqsBatch) -> SqsBatchResponse {
@@ -113,7 +114,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
                     &key,
                     &self.destination,
                     &self.store,
-                    &self.publisher,
+                    &self.announcers,
                     self.max_concurrency,
                 )
                 .await
@@ -132,10 +133,7 @@ impl<S: ResultStore, P: EventPublisher, Q: RedriveQueue> Handler<S, P, Q> {
             counts.files = r.files;
         }
         if let (Some(r), Some(o)) = (&replan, &outcome) {
-            counts.stored = r.plan.files.len();
-            counts.superseded = o.superseded;
-            counts.published = o.published;
-            counts.events = o.events;
+            counts.completed(r.plan.files.len(), o);
         }
         Report {
             counts,
@@ -155,14 +153,16 @@ mod tests {
     use crate::secrets::Keys;
     use bytes::Bytes;
     use http::{HeaderMap, Method, StatusCode};
-    use shared::keys::Prefix;
+    use shared::layout::Prefix;
     use shared::memory::{Faults, Memory};
+    use shared::pipeline::Announcers;
     use shared::plan::Destination;
+    use shared::ports::bus::NoBus;
     use shared::signature::{Secret, Verifier, SIGNATURE_HEADER};
     use std::sync::Arc;
     use std::time::Duration;
 
-    type Webhook = Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>>;
+    type Webhook = Handler<Arc<Memory>, Arc<Memory>, NoBus, Arc<Memory>>;
 
     const SECRET: &str = "E_AI_K_test-secret-not-real";
 
@@ -176,7 +176,7 @@ mod tests {
             max_body_bytes: 100_000,
             max_concurrency: 4,
             store: Arc::clone(memory),
-            publisher: Arc::clone(memory),
+            announcers: Announcers::topics(Arc::clone(memory)),
             redrive: Some(Redrive {
                 queue: Arc::clone(memory),
                 ack_deadline: Duration::from_secs(5),

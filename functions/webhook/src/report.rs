@@ -1,15 +1,19 @@
 //! What one live request or one redrive record came to, and the lines derived from it: the
 //! warning (when it did not complete), the summary log line and the metrics line
-//! (docs/contract.md §7). The reply to a live request (`handler::LiveEnd`) and a record's
+//! (docs/contract.md §7). The reply to a live request (`answer::LiveEnd`) and a record's
 //! place in `batchItemFailures` (`redrive`) are derived from the same [`Report`], so the
 //! answer, the logs and the metrics cannot disagree.
 
+use std::time::Instant;
+
 use http::StatusCode;
 use shared::delivery::EventKind;
+use shared::pipeline::{Outcome, Stop};
+use shared::ports::DownstreamError;
 use tracing::info;
 
 /// What a request or a redrive record came to: the counts common to both, and `end`, how
-/// it ended (`handler::LiveEnd` for a live request, `redrive::RecordEnd` for a record).
+/// it ended (`answer::LiveEnd` for a live request, `redrive::RecordEnd` for a record).
 #[derive(Debug)]
 pub struct Report<E> {
     /// What the delivery held and what reached S3, SNS and the bus.
@@ -39,8 +43,18 @@ pub struct Counts {
     pub superseded: usize,
     /// Messages published.
     pub published: usize,
-    /// EventBridge entries put (docs/contract.md §10).
-    pub events: usize,
+    /// Entries put on the event bus (docs/contract.md §10).
+    pub bus_entries: usize,
+}
+
+impl Counts {
+    /// Counts a delivery of `files` file objects whose fan-out completed with `outcome`.
+    pub fn completed(&mut self, files: usize, outcome: &Outcome) {
+        self.stored = files;
+        self.superseded = outcome.superseded;
+        self.published = outcome.published;
+        self.bus_entries = outcome.bus_entries;
+    }
 }
 
 /// Which one of the outcome metrics a [`Report`] counts in (exactly one each).
@@ -105,7 +119,7 @@ impl<E: End> Report<E> {
             stored = c.stored,
             superseded = c.superseded,
             published = c.published,
-            events = c.events,
+            events = c.bus_entries,
             status = self.end.status().as_u16(),
             "durationMs" = self.duration_ms,
             redrive = id.map(|_| true),
@@ -114,4 +128,17 @@ impl<E: End> Report<E> {
             if id.is_some() { "redrive" } else { "request" }
         );
     }
+}
+
+/// The entries a stopped delivery failed to put on the event bus (for `EventsFailed`).
+pub(crate) fn events_failed(stop: &Stop) -> usize {
+    match stop {
+        Stop::Failed(DownstreamError::PutEvents { count, .. }) => *count,
+        _ => 0,
+    }
+}
+
+/// Milliseconds since `started`, for logs and metrics.
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

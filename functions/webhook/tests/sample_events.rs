@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use http::{HeaderMap, Method};
 use serde_json::Value;
-use shared::keys::Prefix;
+use shared::layout::Prefix;
 use shared::memory::Memory;
+use shared::pipeline::Announcers;
 use shared::plan::Destination;
+use shared::ports::bus::NoBus;
 use shared::signature::{Secret, Verifier, SIGNATURE_HEADER};
 use webhook::handler::{Handler, IncomingBody, Redrive};
 use webhook::lambda::{serve, Invocation};
@@ -26,7 +28,7 @@ fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
 }
 
-fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
+fn handler() -> Handler<Arc<Memory>, Arc<Memory>, NoBus, Arc<Memory>> {
     let memory = Arc::new(Memory::default());
     Handler {
         keys: Keys::fixed(Verifier::Secrets(Secret::parse_list(SECRET).unwrap())),
@@ -37,7 +39,7 @@ fn handler() -> Handler<Arc<Memory>, Arc<Memory>, Arc<Memory>> {
         max_body_bytes: 6_291_456,
         max_concurrency: 16,
         store: Arc::clone(&memory),
-        publisher: Arc::clone(&memory),
+        announcers: Announcers::topics(Arc::clone(&memory)),
         redrive: Some(Redrive {
             queue: memory,
             ack_deadline: Duration::from_secs(5),

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Entry, EventBus};
-use crate::pipeline::DownstreamError;
+use crate::ports::DownstreamError;
+use crate::ports::{BusEntry, EventBus};
 
 /// What to make fail (or never finish); every field off by default.
 #[derive(Debug, Clone, Default)]
@@ -22,7 +22,7 @@ pub struct BusFaults {
 /// An event bus in memory.
 #[derive(Debug, Default)]
 pub struct MemoryBus {
-    entries: Mutex<Vec<Entry>>,
+    entries: Mutex<Vec<BusEntry>>,
     faults: Mutex<BusFaults>,
     calls: AtomicUsize,
 }
@@ -46,7 +46,7 @@ impl MemoryBus {
     }
 
     /// Every entry put, in the order the calls were made.
-    pub fn entries(&self) -> Vec<Entry> {
+    pub fn entries(&self) -> Vec<BusEntry> {
         lock(&self.entries).clone()
     }
 
@@ -57,7 +57,7 @@ impl MemoryBus {
 }
 
 impl EventBus for MemoryBus {
-    async fn put(&self, entries: &[&Entry]) -> Result<(), DownstreamError> {
+    async fn put(&self, entries: &[&BusEntry]) -> Result<(), DownstreamError> {
         let faults = lock(&self.faults).clone();
         if faults.stall {
             return std::future::pending().await;
@@ -69,7 +69,7 @@ impl EventBus for MemoryBus {
                 reason: "injected fault".into(),
             });
         }
-        let refused = |e: &Entry| faults.fail_event_id.as_deref() == Some(e.event_id.as_str());
+        let refused = |e: &BusEntry| faults.fail_event_id.as_deref() == Some(e.event_id.as_str());
         let mut failed = 0;
         let mut put = lock(&self.entries);
         for e in entries {

@@ -1,91 +1,26 @@
 //! The EventBridge side of a delivery (docs/contract.md §10): one entry per routed file,
-//! one archive pointer for any other authenticated delivery, EventBridge's own size rule
-//! with the claim check, batching, and the [`EventBus`] port that puts the entries.
-//!
-//! The AWS adapter (`EventBridgeBus`, feature `aws`) and the in-memory one (`MemoryBus`,
-//! feature `memory`) sit beside the port, as for S3 and SNS.
-
-use std::future::Future;
-use std::sync::Arc;
+//! one archive pointer for any other authenticated delivery, the claim check that keeps
+//! each within EventBridge's size rule, and the batches they are put in. The entries and
+//! the port that puts them are [`crate::ports::bus`]'s.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::delivery::{Delivery, Entry as FileEntry, EventKind, Route};
+use crate::delivery::{Delivery, EventKind, FileEntry, Route};
 use crate::json::{write_string, Kind, Scanner};
-use crate::keys::NONE;
-use crate::message::{render, write_object_pointer, Message, Omit, Pointer, Topic};
-use crate::pipeline::{DownstreamError, EventPublisher};
-use crate::plan::Plan;
-
-#[cfg(feature = "aws")]
-mod aws;
-#[cfg(feature = "aws")]
-pub use aws::EventBridgeBus;
-#[cfg(any(test, feature = "memory"))]
-mod memory;
-#[cfg(any(test, feature = "memory"))]
-pub use memory::{BusFaults, MemoryBus};
-
-/// The `Source` of every entry.
-pub const SOURCE: &str = "extracta.ai";
-
-/// EventBridge's limit on one entry, and on the entries of one `PutEvents` call in all,
-/// as its own size rule counts them ([`Entry::size`]).
-pub const MAX_ENTRY_BYTES: usize = 262_144;
-
-/// EventBridge's limit on entries in one `PutEvents` call.
-pub const MAX_BATCH_ENTRIES: usize = 10;
+use crate::layout::NONE;
+use crate::message::{render, write_object_pointer, Omit, Pointer};
+use crate::ports::bus::{size_of, BusEntry, EventBus, MAX_BATCH_ENTRIES, MAX_ENTRY_BYTES};
+use crate::ports::{DownstreamError, Put};
 
 /// The most characters a `DetailType` taken from the body may have; a longer (or empty,
 /// or non-string) event puts its archive pointer under `_none`.
 pub const MAX_DETAIL_TYPE_CHARS: usize = 128;
 
-/// What EventBridge's size rule counts for a `Time` that is set.
-const TIME_BYTES: usize = 14;
-
-/// One `PutEvents` entry; the bus it goes to is the adapter's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// `DetailType`: the event name (`_none` for a pointer whose event cannot be one).
-    pub detail_type: String,
-    /// `Detail`: a JSON object.
-    pub detail: String,
-    /// `Time`: the delivery's receipt time, RFC 3339 UTC with milliseconds.
-    pub time: String,
-    /// `detail.eventId`, which consumers de-duplicate on.
-    pub event_id: String,
-    /// Whether the claim check left `result` (or more) out of `detail`.
-    pub result_omitted: bool,
-}
-
-impl Entry {
-    /// The entry's size as EventBridge counts it: 14 bytes for `Time`, then the UTF-8
-    /// bytes of `Source`, `DetailType` and `Detail` (no `Resources` are sent).
-    pub fn size(&self) -> usize {
-        TIME_BYTES + SOURCE.len() + self.detail_type.len() + self.detail.len()
-    }
-
-    fn new(detail_type: &str, detail: String, time: &str, event_id: &str, result_omitted: bool) -> Entry {
-        Entry {
-            detail_type: detail_type.to_owned(),
-            detail,
-            time: time.to_owned(),
-            event_id: event_id.to_owned(),
-            result_omitted,
-        }
-    }
-}
-
-/// The size an entry of this `DetailType` and `Detail` would have.
-fn size_of(detail_type: &str, detail: &str) -> usize {
-    TIME_BYTES + SOURCE.len() + detail_type.len() + detail.len()
-}
-
 /// The entry of one routed file: `Detail` is the file's section-4 message, `result` for
 /// processed, edited and confirmed entries, `error` for failed ones; over the size limit
 /// without `result`, and if still over, with only `event`, `eventId`, `s3`, `receivedAt`
 /// and `resultOmitted` left.
-pub fn file_entry(kind: EventKind, entry: &FileEntry<'_>, event_id: &str, at: Pointer<'_>) -> Entry {
+pub fn file_entry(kind: EventKind, entry: &FileEntry<'_>, event_id: &str, at: Pointer<'_>) -> BusEntry {
     let mut omitted = false;
     let mut detail = String::new();
     for omit in [Omit::Nothing, Omit::Result, Omit::Everything] {
@@ -95,7 +30,7 @@ pub fn file_entry(kind: EventKind, entry: &FileEntry<'_>, event_id: &str, at: Po
             break;
         }
     }
-    Entry::new(kind.name(), detail, at.received_at, event_id, omitted)
+    new_entry(kind.name(), detail, at.received_at, event_id, omitted)
 }
 
 /// Where the archive copy of a delivery is, and what its metadata says.
@@ -116,7 +51,7 @@ pub struct Archived<'p> {
 /// 128 characters, else `_none`; `Detail` `{"event", "eventId", "archived", "files",
 /// "receivedAt"}`. Over the size limit (only an `event` that is not a string can take it
 /// there) `event` and `files` are `null` and `"resultOmitted": true` is added.
-pub fn pointer_entry(delivery: &Delivery<'_>, archived: Archived<'_>) -> Entry {
+pub fn pointer_entry(delivery: &Delivery<'_>, archived: Archived<'_>) -> BusEntry {
     let event = delivery.event_raw();
     let detail_type = event
         .and_then(|e| e.as_str())
@@ -155,7 +90,7 @@ pub fn pointer_entry(delivery: &Delivery<'_>, archived: Archived<'_>) -> Entry {
     } else {
         (render(true), true)
     };
-    Entry::new(detail_type, detail, archived.received_at, archived.event_id, omitted)
+    new_entry(detail_type, detail, archived.received_at, archived.event_id, omitted)
 }
 
 /// The number of elements of `result` when it is an array, else 0.
@@ -179,13 +114,13 @@ fn count_elements(result: &[u8]) -> usize {
 /// Every entry a planned delivery puts: one per file of a routed delivery (none for
 /// `result: []`), in entry order, or one archive pointer for any other delivery.
 ///
-/// `plan` must have been made from `delivery`, so that its file objects stand in entry
-/// order; `bucket` is the bucket the plan writes to.
-pub fn entries(delivery: &Delivery<'_>, plan: &Plan, bucket: &str) -> Vec<Entry> {
+/// `archive` and `files` are the delivery's planned writes, its file objects in entry
+/// order; `bucket` is the bucket they go to.
+pub fn entries(delivery: &Delivery<'_>, archive: &Put, files: &[Put], bucket: &str) -> Vec<BusEntry> {
     match delivery.route() {
-        Route::Files(kind, files) => files
+        Route::Files(kind, entries) => entries
             .iter()
-            .zip(&plan.files)
+            .zip(files)
             .map(|(entry, put)| {
                 let at = Pointer {
                     bucket,
@@ -198,9 +133,9 @@ pub fn entries(delivery: &Delivery<'_>, plan: &Plan, bucket: &str) -> Vec<Entry>
         Route::ArchiveOnly => {
             let archived = Archived {
                 bucket,
-                key: &plan.archive.key,
-                event_id: &plan.archive.event_id,
-                received_at: &plan.archive.received_at,
+                key: &archive.key,
+                event_id: &archive.event_id,
+                received_at: &archive.received_at,
             };
             vec![pointer_entry(delivery, archived)]
         }
@@ -209,65 +144,27 @@ pub fn entries(delivery: &Delivery<'_>, plan: &Plan, bucket: &str) -> Vec<Entry>
 
 /// Groups entries into `PutEvents` calls, in order: at most [`MAX_BATCH_ENTRIES`] each
 /// and [`MAX_ENTRY_BYTES`] in all.
-pub fn batches(entries: &[Entry]) -> Vec<Vec<&Entry>> {
-    let mut out: Vec<(Vec<&Entry>, usize)> = Vec::new();
-    for e in entries {
-        let size = e.size();
-        match out.last_mut() {
-            Some((batch, total)) if batch.len() < MAX_BATCH_ENTRIES && *total + size <= MAX_ENTRY_BYTES => {
-                batch.push(e);
-                *total += size;
-            }
-            _ => out.push((vec![e], size)),
-        }
-    }
-    out.into_iter().map(|(batch, _)| batch).collect()
+pub fn batches(entries: &[BusEntry]) -> Vec<Vec<&BusEntry>> {
+    crate::batch::greedy(entries, MAX_BATCH_ENTRIES, MAX_ENTRY_BYTES, BusEntry::size, |_| ())
 }
 
-/// Puts entries on an event bus (EventBridge in production).
-pub trait EventBus: Send + Sync {
-    /// Puts at most [`MAX_BATCH_ENTRIES`] entries of at most [`MAX_ENTRY_BYTES`] in all in
-    /// one call; succeeds only if every entry was accepted.
-    fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send;
-}
-
-impl<T: EventBus> EventBus for Arc<T> {
-    fn put(&self, entries: &[&Entry]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        T::put(self, entries)
-    }
-}
-
-/// A message publisher with an optional event bus beside it: what the function carries a
-/// plan out through when `EVENT_BUS_NAME` may be set. Without a bus it is the publisher
-/// alone, and plans make no entries.
-#[derive(Debug, Clone)]
-pub struct WithBus<P, B> {
-    /// The SNS side.
-    pub publisher: P,
-    /// The EventBridge side, if configured.
-    pub bus: Option<B>,
-}
-
-impl<P: EventPublisher, B: EventBus> EventPublisher for WithBus<P, B> {
-    fn publish(&self, topic: Topic, batch: &[&Message]) -> impl Future<Output = Result<(), DownstreamError>> + Send {
-        self.publisher.publish(topic, batch)
-    }
-
-    fn has_bus(&self) -> bool {
-        self.bus.is_some()
-    }
-
-    async fn put_events(&self, batch: &[&Entry]) -> Result<(), DownstreamError> {
-        match &self.bus {
-            Some(bus) => bus.put(batch).await,
-            None => Ok(()),
-        }
+fn new_entry(detail_type: &str, detail: String, time: &str, event_id: &str, result_omitted: bool) -> BusEntry {
+    BusEntry {
+        detail_type: detail_type.to_owned(),
+        detail,
+        time: time.to_owned(),
+        event_id: event_id.to_owned(),
+        result_omitted,
     }
 }
 
 /// Puts every entry, in [`batches`], at most `max_in_flight` calls at once; the number of
 /// entries put, or the first failure.
-pub async fn put_all<B: EventBus>(bus: &B, entries: &[Entry], max_in_flight: usize) -> Result<usize, DownstreamError> {
+pub async fn put_all<B: EventBus>(
+    bus: &B,
+    entries: &[BusEntry],
+    max_in_flight: usize,
+) -> Result<usize, DownstreamError> {
     let batches = batches(entries);
     stream::iter(batches.iter().map(|batch| bus.put(batch)))
         .buffer_unordered(max_in_flight.max(1))
@@ -279,9 +176,11 @@ pub async fn put_all<B: EventBus>(bus: &B, entries: &[Entry], max_in_flight: usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Prefix;
+    use crate::layout::Prefix;
+    use crate::memory::{BusFaults, MemoryBus};
     use crate::message::{build, Topic, MAX_MESSAGE_BYTES};
     use crate::plan::Destination;
+    use crate::plan::Plan;
     use bytes::Bytes;
     use proptest::prelude::*;
 
@@ -296,10 +195,10 @@ mod tests {
         (body, plan)
     }
 
-    fn entries_of(body: &str) -> Vec<Entry> {
+    fn entries_of(body: &str) -> Vec<BusEntry> {
         let (bytes, plan) = plan_of(body);
         let d = Delivery::parse(&bytes).unwrap();
-        entries(&d, &plan, "bkt")
+        entries(&d, &plan.archive, &plan.files, "bkt")
     }
 
     fn json(s: &str) -> serde_json::Value {
@@ -315,7 +214,7 @@ mod tests {
             );
             let (bytes, plan) = plan_of(&body);
             let d = Delivery::parse(&bytes).unwrap();
-            let got = entries(&d, &plan, "bkt");
+            let got = entries(&d, &plan.archive, &plan.files, "bkt");
             assert_eq!(got.len(), 2, "{kind:?}");
             let first = &got[0];
             assert_eq!(first.detail_type, kind.name());
@@ -346,7 +245,10 @@ mod tests {
             );
             let (bytes, plan) = plan_of(&body);
             let d = Delivery::parse(&bytes).unwrap();
-            assert_eq!(entries(&d, &plan, "bkt")[0].detail, plan.messages[0].body);
+            assert_eq!(
+                entries(&d, &plan.archive, &plan.files, "bkt")[0].detail,
+                plan.messages[0].body
+            );
         }
     }
 
@@ -359,7 +261,7 @@ mod tests {
     fn other_deliveries_put_one_archive_pointer() {
         let (bytes, plan) = plan_of(r#"{"event":"classification.processed","result":[{"a":1},2,[3]]}"#);
         let d = Delivery::parse(&bytes).unwrap();
-        let got = entries(&d, &plan, "bkt");
+        let got = entries(&d, &plan.archive, &plan.files, "bkt");
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].detail_type, "classification.processed");
         assert_eq!(got[0].event_id, plan.archive.event_id);
@@ -485,8 +387,8 @@ mod tests {
         assert_eq!(m.body, e.detail);
     }
 
-    fn sized(n: usize) -> Entry {
-        let mut e = Entry::new("t", String::new(), "x", &format!("id{n}"), false);
+    fn sized(n: usize) -> BusEntry {
+        let mut e = new_entry("t", String::new(), "x", &format!("id{n}"), false);
         e.detail = "d".repeat(n.saturating_sub(e.size()));
         e
     }
@@ -494,11 +396,11 @@ mod tests {
     proptest! {
         #[test]
         fn batches_keep_order_count_and_total_size(sizes in prop::collection::vec(40usize..=MAX_ENTRY_BYTES, 0..40)) {
-            let entries: Vec<Entry> = sizes.iter().map(|&n| sized(n)).collect();
+            let entries: Vec<BusEntry> = sizes.iter().map(|&n| sized(n)).collect();
             let got = batches(&entries);
             // Every entry once, in order.
-            let flat: Vec<*const Entry> = got.iter().flatten().map(|e| *e as *const Entry).collect();
-            let want: Vec<*const Entry> = entries.iter().map(|e| e as *const Entry).collect();
+            let flat: Vec<*const BusEntry> = got.iter().flatten().map(|e| *e as *const BusEntry).collect();
+            let want: Vec<*const BusEntry> = entries.iter().map(|e| e as *const BusEntry).collect();
             prop_assert_eq!(flat, want);
             for batch in &got {
                 prop_assert!(!batch.is_empty() && batch.len() <= MAX_BATCH_ENTRIES);
@@ -545,10 +447,12 @@ mod tests {
         //! Entries put by the pipeline itself: live, superseded, failed, retried, redriven.
         use super::*;
         use crate::memory::Memory;
-        use crate::pipeline::{deliver, execute, Incomplete, Outcome};
+        use crate::memory::{BusFaults, MemoryBus};
+        use crate::pipeline::{deliver, execute, Announcers, Incomplete, Outcome};
         use std::future::pending;
+        use std::sync::Arc;
 
-        type Publisher = WithBus<Arc<Memory>, Arc<MemoryBus>>;
+        type Publisher = Announcers<Arc<Memory>, Arc<MemoryBus>>;
 
         fn dest() -> Destination {
             Destination {
@@ -566,8 +470,8 @@ mod tests {
         }
 
         fn with_bus(memory: &Arc<Memory>, bus: &Arc<MemoryBus>) -> Publisher {
-            WithBus {
-                publisher: Arc::clone(memory),
+            Announcers {
+                topics: Arc::clone(memory),
                 bus: Some(Arc::clone(bus)),
             }
         }
@@ -576,7 +480,7 @@ mod tests {
             body: &str,
             secs: i64,
             store: &Memory,
-            publisher: &Publisher,
+            publisher: &Announcers<Arc<Memory>, impl EventBus>,
         ) -> Result<(Plan, Outcome), Incomplete> {
             let (bytes, mut plan) = planned(body, secs);
             let outcome = deliver(&mut plan, bytes, &dest(), store, publisher, 4, pending()).await?;
@@ -590,7 +494,7 @@ mod tests {
         async fn a_live_delivery_puts_one_entry_per_file_beside_its_messages() {
             let (memory, bus) = (Arc::new(Memory::default()), Arc::new(MemoryBus::default()));
             let (plan, outcome) = live(CONFIRMED, 0, &memory, &with_bus(&memory, &bus)).await.unwrap();
-            assert_eq!((outcome.published, outcome.events), (3, 3));
+            assert_eq!((outcome.published, outcome.bus_entries), (3, 3));
             let put = bus.entries();
             let details: Vec<&str> = put.iter().map(|e| e.detail.as_str()).collect();
             let bodies: Vec<String> = memory.messages().into_iter().map(|(_, m)| m.body).collect();
@@ -603,13 +507,10 @@ mod tests {
         #[tokio::test]
         async fn without_a_bus_a_plan_makes_no_entries() {
             let memory = Arc::new(Memory::default());
-            let publisher: WithBus<Arc<Memory>, Arc<MemoryBus>> = WithBus {
-                publisher: Arc::clone(&memory),
-                bus: None,
-            };
+            let publisher = Announcers::topics(Arc::clone(&memory));
             let (plan, outcome) = live(CONFIRMED, 0, &memory, &publisher).await.unwrap();
-            assert_eq!((outcome.published, outcome.events), (3, 0));
-            assert!(plan.events.is_empty());
+            assert_eq!((outcome.published, outcome.bus_entries), (3, 0));
+            assert!(plan.bus_entries.is_empty());
         }
 
         #[tokio::test]
@@ -622,7 +523,7 @@ mod tests {
             let older = r#"{"event":"extraction.edited","result":[{"fileId":"a","result":1},{"fileId":"d"}]}"#;
             let (_, outcome) = live(older, 0, &memory, &publisher).await.unwrap();
             // THEN only d gets an entry.
-            assert_eq!((outcome.superseded, outcome.events), (1, 1));
+            assert_eq!((outcome.superseded, outcome.bus_entries), (1, 1));
             let put = bus.entries();
             assert_eq!(put.len(), 2);
             assert!(put[1].detail.contains(r#""fileId":"d""#), "{}", put[1].detail);
@@ -640,12 +541,12 @@ mod tests {
             )
             .await
             .unwrap();
-            assert_eq!(outcome.events, 1);
+            assert_eq!(outcome.bus_entries, 1);
             assert_eq!(bus.entries()[0].detail_type, "classification.processed");
             let (_, outcome) = live(r#"{"event":"extraction.failed","result":[]}"#, 0, &memory, &publisher)
                 .await
                 .unwrap();
-            assert_eq!(outcome.events, 0);
+            assert_eq!(outcome.bus_entries, 0);
             assert_eq!(bus.entries().len(), 1);
         }
 
@@ -669,7 +570,7 @@ mod tests {
             // AND carrying the stored plan out again, the bus healthy, puts all three.
             bus.set_faults(BusFaults::default());
             let outcome = execute(&mut plan, &*memory, &publisher, 4, pending()).await.unwrap();
-            assert_eq!(outcome.events, 3);
+            assert_eq!(outcome.bus_entries, 3);
             assert_eq!(bus.entries().len(), 2 + 3);
 
             // A bus that is down (the whole call fails) stops the delivery the same way.
@@ -700,7 +601,7 @@ mod tests {
             let done = crate::redrive::complete(&plan.archive.key, &dest(), &*memory, &publisher, 4)
                 .await
                 .unwrap();
-            assert_eq!(done.outcome.events, 3);
+            assert_eq!(done.outcome.bus_entries, 3);
             let put = bus.entries();
             assert_eq!(put.len(), 6);
             assert_eq!(put[..3], put[3..], "the same entries, eventIds included");
@@ -709,7 +610,7 @@ mod tests {
 
     #[tokio::test]
     async fn put_all_puts_every_entry_in_batches_and_reports_a_failed_entry() {
-        let entries: Vec<Entry> = (0..23).map(|i| sized(100 + i)).collect();
+        let entries: Vec<BusEntry> = (0..23).map(|i| sized(100 + i)).collect();
         let bus = MemoryBus::default();
         assert_eq!(put_all(&bus, &entries, 4).await.unwrap(), 23);
         assert_eq!(bus.entries(), entries);

@@ -5,8 +5,8 @@ use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::{Entry, EventBus, SOURCE};
-use crate::pipeline::DownstreamError;
+use crate::ports::bus::{BusEntry, EventBus, SOURCE};
+use crate::ports::DownstreamError;
 
 /// Puts entries on one EventBridge bus.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ impl EventBridgeBus {
     }
 }
 
-fn request_entry(bus: &str, e: &Entry) -> PutEventsRequestEntry {
+fn request_entry(bus: &str, e: &BusEntry) -> PutEventsRequestEntry {
     PutEventsRequestEntry::builder()
         .event_bus_name(bus)
         .source(SOURCE)
@@ -38,7 +38,7 @@ fn request_entry(bus: &str, e: &Entry) -> PutEventsRequestEntry {
 }
 
 impl EventBus for EventBridgeBus {
-    async fn put(&self, entries: &[&Entry]) -> Result<(), DownstreamError> {
+    async fn put(&self, entries: &[&BusEntry]) -> Result<(), DownstreamError> {
         let out = self
             .client
             .put_events()

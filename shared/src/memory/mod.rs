@@ -1,6 +1,6 @@
-//! In-memory adapters of every port, beside the AWS ones: one [`Memory`] is a bucket, both
-//! topics and the redrive queue at once, with failure injection and a count of requests in
-//! flight. The unit tests, the fuzz targets and the benches all use it (feature `memory`).
+//! In-memory adapters of every port, beside the AWS ones, one file a port: one [`Memory`]
+//! is a bucket, both topics and the redrive queue at once, and [`MemoryBus`] an event bus,
+//! with failure injection and a count of requests in flight. The unit tests, the fuzz targets and the benches all use it (feature `memory`).
 //!
 //! The bucket keeps S3's conditional writes as S3 does (docs/contract.md §9): every
 //! stored object gets a new ETag, `If-None-Match: *` is refused where the key holds an
@@ -12,10 +12,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::message::{Message, Topic};
-use crate::pipeline::{
-    Condition, DownstreamError, EventPublisher, ObjectMeta, RedriveQueue, ResultStore, StoredObject, Written,
-};
-use crate::plan::Put;
+use crate::ports::DownstreamError;
+
+mod bus;
+mod publisher;
+mod queue;
+mod store;
+
+pub use bus::{BusFaults, MemoryBus};
 
 /// What to make fail (or never finish); every field off by default.
 #[derive(Debug, Clone, Default)]
@@ -178,108 +182,4 @@ async fn yield_once() {
         }
     })
     .await;
-}
-
-impl ResultStore for Memory {
-    async fn put(&self, put: &Put, condition: &Condition) -> Result<Written, DownstreamError> {
-        let faults = self.faults();
-        if faults.stall_put_containing.is_some_and(|k| put.key.contains(&k)) {
-            return std::future::pending().await;
-        }
-        self.request(|| {
-            if faults.put_containing.is_some_and(|k| put.key.contains(&k)) {
-                return Err(DownstreamError::Store {
-                    key: put.key.clone(),
-                    reason: "injected fault".into(),
-                });
-            }
-            if self.take_conflict() {
-                return Ok(Written::Refused);
-            }
-            let mut objects = lock(&self.objects);
-            let held = objects.get(&put.key).map(|o| o.etag.as_str());
-            let holds = match condition {
-                Condition::Absent => held.is_none(),
-                Condition::Matches(etag) => held == Some(etag.as_str()),
-            };
-            if !holds {
-                return Ok(Written::Refused);
-            }
-            let object = Object {
-                etag: self.new_etag(),
-                body: put.body.clone(),
-                event: put.event.clone(),
-                event_id: put.event_id.clone(),
-                received_at: put.received_at.clone(),
-            };
-            objects.insert(put.key.clone(), object);
-            self.puts.fetch_add(1, Ordering::SeqCst);
-            Ok(Written::Stored)
-        })
-        .await
-    }
-
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, DownstreamError> {
-        self.read(key, |o| {
-            let meta = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-            ObjectMeta {
-                etag: o.etag.clone(),
-                event_id: meta(&o.event_id),
-                received_at: meta(&o.received_at),
-            }
-        })
-        .await
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>, DownstreamError> {
-        self.read(key, |o| StoredObject {
-            body: o.body.clone(),
-            received_at: Some(o.received_at.clone()),
-        })
-        .await
-    }
-}
-
-impl EventPublisher for Memory {
-    async fn publish(&self, topic: Topic, batch: &[&Message]) -> Result<(), DownstreamError> {
-        let faults = self.faults();
-        if faults.stall_publish {
-            return std::future::pending().await;
-        }
-        self.request(|| {
-            if faults.publish {
-                return Err(DownstreamError::Publish {
-                    topic,
-                    count: batch.len(),
-                    reason: "injected fault".into(),
-                });
-            }
-            let objects = lock(&self.objects);
-            for m in batch {
-                let stored = objects.keys().any(|k| m.body.contains(&format!(r#""key":"{k}""#)));
-                if !stored {
-                    self.published_before_stored.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            lock(&self.messages).extend(batch.iter().map(|m| (topic, (*m).clone())));
-            Ok(())
-        })
-        .await
-    }
-}
-
-impl RedriveQueue for Memory {
-    async fn send(&self, body: String) -> Result<(), DownstreamError> {
-        let faults = self.faults();
-        self.request(|| {
-            if faults.queue {
-                return Err(DownstreamError::Queue {
-                    reason: "injected fault".into(),
-                });
-            }
-            lock(&self.queued).push(body);
-            Ok(())
-        })
-        .await
-    }
 }
