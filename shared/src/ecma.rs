@@ -13,7 +13,6 @@
 //! the bytes out in that order. Memory stays within twice the output plus a few words per
 //! member of a moved object; time is linear, but for sorting the keys of large objects.
 
-use std::fmt::Write as _;
 use std::ops::Range;
 
 use crate::json::{write_string, JsonError, Kind, Scanner, MAX_DEPTH};
@@ -305,168 +304,15 @@ fn array_index(key: &[u8]) -> Option<u32> {
     }
 }
 
-/// Writes a number as ECMAScript's Number::toString(10), or `null` when not finite.
+/// Writes a number as ECMAScript's Number::toString(10) (ryu-js: the shortest digits that
+/// read back as the value, the closest of them, the even one on an exact tie; `-0` as `0`),
+/// or `null` when not finite, as `JSON.stringify` does.
 fn write_number(out: &mut Vec<u8>, n: f64) {
     if !n.is_finite() {
         out.extend_from_slice(b"null");
         return;
     }
-    if n == 0.0 {
-        out.push(b'0'); // -0 prints as 0
-        return;
-    }
-    if n < 0.0 {
-        out.push(b'-');
-    }
-    // `{:e}` prints "d[.ddd]eX" with the fewest digits that read back as the value, the
-    // closest such: ECMAScript's choice too, except on exact ties (see break_tie_to_even).
-    let mut sci = SmallBuf::default();
-    if write!(sci, "{:e}", n.abs()).is_err() {
-        out.extend_from_slice(b"null"); // unreachable: 32 bytes hold any f64 in this form
-        return;
-    }
-    let text = sci.as_bytes();
-    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
-    let (mantissa, exponent) = text.split_at(e_at);
-    let exponent: i32 = std::str::from_utf8(exponent.get(1..).unwrap_or_default())
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 24];
-    let mut k = 0;
-    for &d in mantissa.iter().filter(|d| d.is_ascii_digit()) {
-        if let Some(slot) = digits.get_mut(k) {
-            *slot = d;
-            k += 1;
-        }
-    }
-    let digits = digits.get_mut(..k).unwrap_or_default();
-    break_tie_to_even(n.abs(), digits, exponent);
-    let digits = &*digits;
-    // ECMAScript: the value is 0.d1d2...dk × 10^n, with k digits.
-    let k = k as i32; // at most 24
-    let n = exponent + 1;
-    let zeros = |out: &mut Vec<u8>, count: i32| {
-        out.extend(std::iter::repeat_n(b'0', usize::try_from(count).unwrap_or(0)));
-    };
-    if k <= n && n <= 21 {
-        out.extend_from_slice(digits);
-        zeros(out, n - k);
-    } else if 0 < n && n <= 21 {
-        let (int, frac) = digits.split_at(usize::try_from(n).unwrap_or(0).min(digits.len()));
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
-    } else if -6 < n && n <= 0 {
-        out.extend_from_slice(b"0.");
-        zeros(out, -n);
-        out.extend_from_slice(digits);
-    } else {
-        let (lead, rest) = digits.split_at(digits.len().min(1));
-        out.extend_from_slice(lead);
-        if !rest.is_empty() {
-            out.push(b'.');
-            out.extend_from_slice(rest);
-        }
-        out.push(b'e');
-        out.push(if n > 0 { b'+' } else { b'-' });
-        let mut exp = SmallBuf::default();
-        // Writing an i32 into 32 bytes cannot fail.
-        let _ = write!(exp, "{}", (n - 1).unsigned_abs());
-        out.extend_from_slice(exp.as_bytes());
-    }
-}
-
-/// Applies ECMAScript's tie rule to Rust's shortest digits of `x` (`d.ddd × 10^exponent`).
-///
-/// Both pick, among the shortest digit strings that read back as `x`, the one closest to
-/// `x`; when `x` lies exactly halfway between two of them, Rust rounds up and ECMAScript
-/// takes the even one (`123932407648950.625` prints as `...950.62`, not `...950.63`).
-fn break_tie_to_even(x: f64, digits: &mut [u8], exponent: i32) {
-    let Some(last) = digits.last_mut() else { return };
-    if (*last - b'0') % 2 == 0 || digits.len() > 17 {
-        return;
-    }
-    let t = digits.iter().fold(0u64, |t, d| t * 10 + u64::from(d - b'0'));
-    let r = exponent + 1 - digits.len() as i32; // t × 10^r is the value of the digits
-    let (down, up) = (2 * t - 1, 2 * t + 1); // twice the midpoints below and above
-    let step: i8 = if is_half_of(x, down, r) {
-        -1
-    } else if is_half_of(x, up, r) && *digits.last().unwrap_or(&b'9') != b'9' {
-        1
-    } else {
-        return;
-    };
-    // The neighbour is as close as Rust's pick; it is only a candidate if it reads back as
-    // `x` (just above a power of two the gap below is half the gap above).
-    let mut candidate = SmallBuf::default();
-    for (i, &d) in digits.iter().enumerate() {
-        let d = if i + 1 == digits.len() {
-            d.wrapping_add_signed(step)
-        } else {
-            d
-        };
-        let _ = candidate.write_char(char::from(d));
-    }
-    let _ = write!(candidate, "e{r}");
-    let reads_back = std::str::from_utf8(candidate.as_bytes())
-        .ok()
-        .and_then(|c| c.parse::<f64>().ok())
-        .is_some_and(|c| c == x);
-    if let (true, Some(last)) = (reads_back, digits.last_mut()) {
-        *last = last.wrapping_add_signed(step);
-    }
-}
-
-/// Whether `x` is exactly `n × 10^r / 2`, for an odd `n`.
-fn is_half_of(x: f64, n: u64, r: i32) -> bool {
-    let bits = x.to_bits();
-    let biased = ((bits >> 52) & 0x7FF) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    let (mut m, mut q) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | 1 << 52, biased - 1075)
-    };
-    if m == 0 {
-        return false;
-    }
-    let zeros = m.trailing_zeros();
-    m >>= zeros;
-    q += zeros as i32;
-    // x = m × 2^q and n × 10^r / 2 = n × 5^r × 2^(r-1), with m and n odd: the powers of
-    // two must match, then the odd parts.
-    if q != r - 1 {
-        return false;
-    }
-    let (m, n) = (u128::from(m), u128::from(n));
-    match u32::try_from(r) {
-        Ok(r) => 5u128.checked_pow(r).and_then(|p| p.checked_mul(n)) == Some(m),
-        Err(_) => 5u128.checked_pow(r.unsigned_abs()).and_then(|p| p.checked_mul(m)) == Some(n),
-    }
-}
-
-/// A fixed stack buffer for formatting one number without allocating.
-#[derive(Default)]
-struct SmallBuf {
-    buf: [u8; 32],
-    len: usize,
-}
-
-impl SmallBuf {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for SmallBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+    out.extend_from_slice(ryu_js::Buffer::new().format_finite(n).as_bytes());
 }
 
 #[cfg(test)]

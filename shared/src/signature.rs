@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(Secret::new("E_AI_K_abc").unwrap().sign(b"[]"), plain.sign(b"[]"));
         assert_eq!(Secret::new("  E_AI_K_abc \n").unwrap().sign(b"[]"), plain.sign(b"[]"));
         // Only a leading prefix, and only once: the rest is key.
-        use ::hmac::{Hmac, Mac};
+        use ::hmac::{Hmac, KeyInit, Mac};
         let raw_key = |key: &str| {
             let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
             mac.update(b"[]");

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use shared::ecma::stringify;
 use shared::json::{JsonError, Scanner, MAX_DEPTH};
