@@ -1,5 +1,6 @@
 //! The Extracta.ai webhook receiver as a library: the [`handler`] (live deliveries) and
-//! its [`redrive`] (queued ones), generic over the ports of `shared`; the [`report`] each
+//! its [`redrive`] (queued ones), generic over the ports of `shared`; the [`answer`] a live
+//! request gets; the [`report`] each
 //! request or record ends as, with its [`metrics`] line; the Lambda event adapters
 //! ([`http`], [`lambda`]); the [`config`] (the one reader of the environment) and the
 //! webhook [`secrets`]; and the start-up with the AWS SDK ([`app`]). `main.rs` is the thin
@@ -10,8 +11,8 @@
 //! a [`report::Report`] -> the answer, the log line and the metrics line.
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "aws")]
 pub mod answer;
+#[cfg(feature = "aws")]
 pub mod app;
 pub mod config;
 pub mod handler;
