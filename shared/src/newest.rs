@@ -616,9 +616,9 @@ mod tests {
                 (want, got) => return Err(format!("the object is {got:?}, not {want:?}")),
             }
             // AND each archive copy keeps its first receipt time,
-            for v in 0..VERSIONS {
+            for (v, first) in first.iter().enumerate() {
                 let key = plan(v, 0).archive.key;
-                match (first[v], objects.get(&key)) {
+                match (*first, objects.get(&key)) {
                     (None, None) => {}
                     (Some(ms), Some(o)) if is_at(&o.received_at, ms) => {}
                     (want, got) => return Err(format!("archive of v{v}: {got:?}, not received at {want:?}")),
