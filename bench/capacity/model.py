@@ -193,18 +193,26 @@ def per_delivery(p: Params) -> dict:
 
 
 def round_trips(p: Params, redrive: bool = False) -> float:
-    """Calls on a delivery's critical path (performance.md figure 4 measures 5.1 for 50 files)."""
+    """Calls on a delivery's critical path (performance.md figure 4 measures 5.1 for 50 files).
+
+    A redrive reads the archive copy instead of writing it, and meets keys its live attempt
+    already wrote with this very delivery: each refused write costs a HeadObject and
+    nothing more (docs/contract.md section 9, "left as it is")."""
     f = p.files if p.routed else 0
-    writes = math.ceil((f + (0 if p.archive_first else 1)) / p.max_concurrency) if f else 0
-    trips = (1 if p.archive_first or not f else 0) + writes
-    # A key that already holds an object: a HeadObject and a second conditional PutObject
-    # in the wave that meets it (expected over the delivery's files).
-    x = 1.0 if redrive else p.rewrite_fraction
-    trips += 2 * (1 - (1 - x) ** f)
-    if (p.published or p.eventbridge) and f:
-        trips += max(1, math.ceil(f * p.entry_bytes / (2 * KIB * KIB)))
     if redrive:
-        trips += 1  # reading the archive copy
+        # The archive copy read, then the file writes 16 at a time.
+        trips = 1 + (math.ceil(f / p.max_concurrency) if f else 0)
+        trips += 1 if f else 0  # the refused writes' HeadObject
+    else:
+        writes = math.ceil((f + (0 if p.archive_first else 1)) / p.max_concurrency) if f else 0
+        trips = (1 if p.archive_first or not f else 0) + writes
+        # A key that already holds an object: a HeadObject and a second conditional PutObject
+        # in the wave that meets it (expected over the delivery's files).
+        trips += 2 * (1 - (1 - p.rewrite_fraction) ** f)
+    if f and (p.published or p.eventbridge):
+        trips += max(1, math.ceil(f * p.entry_bytes / (2 * KIB * KIB)))
+    elif not f and p.eventbridge:
+        trips += 1  # the archive pointer's PutEvents
     return trips
 
 
@@ -312,11 +320,13 @@ def redrive(p: Params, backlog: int) -> dict:
         "drain_s": backlog / per_s,
         # As if every record took the p99 time: an upper bound, not a percentile.
         "drain_s_p99": backlog * d99 / p.redrive_concurrency,
-        # Each record: the archive copy read, then every file key (most already written
-        # by the live attempt: HeadObject + conditional PutObject), then the publishes.
+        # Each record: the archive copy read, then every file key, already written by the
+        # live attempt with this delivery: a refused conditional PutObject and a
+        # HeadObject each (an upper bound: a key the live attempt never reached is one
+        # PutObject), then the publishes.
         "s3_get_per_s": per_s,
         "s3_head_per_s": per_s * f,
-        "s3_put_per_s": per_s * f * 2,
+        "s3_put_per_s": per_s * f,
         "sns_messages_per_s": per_s * p.published * p.files,
         "sqs_per_s": per_s * 2,  # receive + delete (batch size 1)
         "concurrency": p.redrive_concurrency,

@@ -321,21 +321,73 @@ mod tests {
         assert_eq!(v["extractionId"], "e");
     }
 
+    /// EventBridge's size rule, counted by hand here and not by [`BusEntry::size`]: 14 bytes
+    /// for the `Time` (always set), the 11 bytes of `Source` "extracta.ai", then the UTF-8
+    /// bytes of `DetailType` and `Detail` (no resources are sent).
+    const TIME_AND_SOURCE: usize = 14 + 11;
+
+    /// A confirmed entry whose `result` is the string `pad`, and the bytes its `Detail`
+    /// has besides `pad` (measured on the same entry with an empty `result`).
+    fn confirmed_with(pad: &str) -> (BusEntry, usize) {
+        let body = |r: &str| format!(r#"{{"event":"extraction.confirmed","result":[{{"result":"{r}"}}]}}"#);
+        let probe = &entries_of(&body(""))[0];
+        let e = entries_of(&body(pad)).remove(0);
+        (e, probe.detail.len())
+    }
+
     #[test]
-    fn an_entry_of_exactly_the_limit_keeps_its_result() {
-        // GIVEN a confirmed entry padded so that the entry is exactly 262,144 bytes
-        let probe = &entries_of(r#"{"event":"extraction.confirmed","result":[{"result":""}]}"#)[0];
-        let pad = MAX_ENTRY_BYTES - probe.size();
-        let body = format!(
-            r#"{{"event":"extraction.confirmed","result":[{{"result":"{}"}}]}}"#,
-            "y".repeat(pad)
-        );
-        let e = &entries_of(&body)[0];
-        assert_eq!(e.size(), MAX_ENTRY_BYTES);
+    fn an_entry_of_exactly_the_limit_keeps_its_result_and_one_byte_more_omits_it() {
+        // "extraction.confirmed" is 20 bytes; the result's bytes go into Detail as sent.
+        let frame = |pad: usize| TIME_AND_SOURCE + 20 + pad;
+        let (_, rest) = confirmed_with("");
+        let fit = MAX_ENTRY_BYTES - frame(rest);
+        // ASCII: fit one-byte characters, then one more.
+        let (e, _) = confirmed_with(&"y".repeat(fit));
+        assert_eq!(e.detail.len(), rest + fit, "the result goes into Detail verbatim");
+        assert_eq!(frame(rest + fit), 262_144);
+        assert_eq!(e.size(), 262_144);
         assert!(!e.result_omitted);
-        // AND one byte more omits it.
-        let body = body.replacen("yy", "yyy", 1);
-        assert!(entries_of(&body)[0].result_omitted);
+        let (e, _) = confirmed_with(&"y".repeat(fit + 1));
+        assert!(e.result_omitted, "262,145 bytes as EventBridge counts them");
+        // Multi-byte: "é" is 2 bytes and "€" 3, so the limit is a count of bytes, not of
+        // characters.
+        for (ch, width) in [("é", 2), ("€", 3)] {
+            let chars = fit / width;
+            let pad = format!("{}{}", ch.repeat(chars), "y".repeat(fit - chars * width));
+            let (e, _) = confirmed_with(&pad);
+            assert_eq!(e.detail.len(), rest + fit, "{ch}");
+            assert_eq!(e.size(), 262_144, "{ch}");
+            assert!(!e.result_omitted, "{ch}: exactly the limit");
+            let (e, _) = confirmed_with(&format!("{pad}{ch}"));
+            assert!(e.result_omitted, "{ch}: {width} bytes over");
+            let (e, _) = confirmed_with(&format!("{pad}y"));
+            assert!(e.result_omitted, "{ch}: one byte over");
+        }
+    }
+
+    #[test]
+    fn the_size_rule_counts_time_source_and_the_utf8_bytes_of_detail_type_and_detail() {
+        // 128 "é" (the longest DetailType a pointer may carry) are 256 bytes.
+        let detail_type = "é".repeat(MAX_DETAIL_TYPE_CHARS);
+        let entry = |detail: String| new_entry(&detail_type, detail, "1970-01-01T00:00:00.000Z", "id", false);
+        // `{"d":"` and `"}` are 8 bytes around the text.
+        let fit = 262_144 - (TIME_AND_SOURCE + 256 + 8);
+        assert_eq!(fit, 261_855);
+        // 87,285 "€" of 3 bytes: 261,855 bytes, the entry exactly at the limit.
+        let at_limit = entry(format!(r#"{{"d":"{}"}}"#, "€".repeat(87_285)));
+        assert_eq!(at_limit.size(), 262_144);
+        let over = entry(format!(r#"{{"d":"{}y"}}"#, "€".repeat(87_285)));
+        assert_eq!(over.size(), 262_145);
+        // ASCII throughout: a 20-byte DetailType and a Detail of 100 bytes.
+        let small = new_entry("extraction.confirmed", "x".repeat(100), "t", "id", false);
+        assert_eq!(small.size(), 14 + 11 + 20 + 100);
+        // Two entries of exactly half the limit each go in one call; a byte more, in two.
+        let half = |extra: usize| new_entry("t", "d".repeat(131_072 - 26 + extra), "t", "id", false);
+        assert_eq!(half(0).size(), 131_072);
+        let pair = [half(0), half(0)];
+        assert_eq!(batches(&pair).len(), 1);
+        let pair = [half(0), half(1)];
+        assert_eq!(batches(&pair).len(), 2);
     }
 
     #[test]

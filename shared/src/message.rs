@@ -312,6 +312,35 @@ mod tests {
     }
 
     #[test]
+    fn the_limit_is_body_and_attribute_bytes_counted_by_hand() {
+        // SNS counts the body's UTF-8 bytes and, per attribute, its name, its data type
+        // ("String", 6 bytes) and its value: here "event" + "String" + "extraction.confirmed"
+        // (5 + 6 + 20) and "fileId" + "String" + "f" (6 + 6 + 1), 44 bytes. Counted here,
+        // not by `Message::size`.
+        let confirmed = |pad: &str| {
+            let entry = format!(r#"{{"fileId":"f","result":"{pad}"}}"#);
+            with_entry("extraction.confirmed", &entry, |k, e| {
+                build(k, Topic::Confirmed, e, "id", AT)
+            })
+        };
+        let probe = confirmed("");
+        let attributes = vec![("event", "extraction.confirmed".to_owned()), ("fileId", "f".to_owned())];
+        assert_eq!(probe.attributes, attributes);
+        let fit = 262_144 - 44 - probe.body.len();
+        // ASCII, then "é" (2 bytes) with one ASCII byte if the count is odd.
+        for pad in [
+            "y".repeat(fit),
+            format!("{}{}", "é".repeat(fit / 2), "y".repeat(fit % 2)),
+        ] {
+            let m = confirmed(&pad);
+            assert_eq!(m.body.len() + 44, 262_144, "the result goes into the body verbatim");
+            assert!(!m.result_omitted, "exactly the limit");
+            assert_eq!(m.size(), 262_144);
+            assert!(confirmed(&format!("{pad}y")).result_omitted, "one byte over");
+        }
+    }
+
+    #[test]
     fn huge_ids_fall_back_to_a_bare_pointer() {
         let big = format!(
             r#"{{"fileName":"{}","extractionId":"{}"}}"#,

@@ -85,6 +85,8 @@ pub struct Answer {
     pub latency: Duration,
     /// The answer's body (`null` for the front's own 429 and 500).
     pub body: Value,
+    /// Whether the harness in front of the function made the answer (429, 500).
+    pub front: bool,
 }
 
 /// Everything [`run`] measured.
@@ -92,6 +94,10 @@ pub struct Answer {
 pub struct Report {
     /// Answers by status.
     pub statuses: BTreeMap<u16, usize>,
+    /// Of those, the answers the harness made in front of the function, by status: `500`
+    /// when every instance was busy, `429` from the stage throttle. The rest are the
+    /// function's own.
+    pub front: BTreeMap<u16, usize>,
     /// Median and 99th percentile latency of the `200` answers, in ms.
     pub latency_200_ms: (f64, f64),
     /// Median and 99th percentile latency of the `202` answers, in ms.
@@ -125,6 +131,11 @@ impl Report {
         self.statuses.get(&status).copied().unwrap_or(0)
     }
 
+    /// How many answers the function itself gave with `status` (not the harness's).
+    pub fn from_function(&self, status: u16) -> usize {
+        self.count(status) - self.front.get(&status).copied().unwrap_or(0)
+    }
+
     /// The report as JSON (bench/capacity/simulate keeps it).
     pub fn json(&self, s: &Scenario) -> Value {
         json!({
@@ -137,6 +148,7 @@ impl Report {
                 "ack_deadline_ms": s.ack_deadline_ms,
             },
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "front": self.front.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "latency_200_ms": [self.latency_200_ms.0, self.latency_200_ms.1],
             "latency_202_ms": [self.latency_202_ms.0, self.latency_202_ms.1],
             "send_s": self.send_s,
@@ -199,6 +211,8 @@ struct Planned {
     files: Vec<(String, String)>,
     /// eventIds of the SNS messages it owes.
     event_ids: Vec<String>,
+    /// Whether they are owed on the confirmed topic (else the failed one).
+    confirmed: bool,
 }
 
 fn plan(run: &str, n: usize, max_files: usize) -> Planned {
@@ -226,6 +240,7 @@ fn plan(run: &str, n: usize, max_files: usize) -> Planned {
         delivery: d,
         files,
         event_ids: ids,
+        confirmed: kind == "confirmed",
     }
 }
 
@@ -325,16 +340,16 @@ pub async fn run(s: &Scenario) -> Report {
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
             let throttled = stage.is_some_and(|b| !b.lock().unwrap_or_else(|p| p.into_inner()).take());
-            let (status, body) = if throttled {
-                (429, Value::Null)
+            let (status, body, front) = if throttled {
+                (429, Value::Null, true)
             } else {
                 let instance = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
                 match instance {
-                    None => (500, Value::Null),
+                    None => (500, Value::Null, true),
                     Some(f) => {
                         let rsp = f.http(&planned[n].delivery.request()).await;
                         idle.lock().unwrap_or_else(|p| p.into_inner()).push(f);
-                        (rsp.status, rsp.json())
+                        (rsp.status, rsp.json(), false)
                     }
                 }
             };
@@ -343,6 +358,7 @@ pub async fn run(s: &Scenario) -> Report {
                 status,
                 latency: sent.elapsed(),
                 body,
+                front,
             });
         }));
     }
@@ -368,6 +384,9 @@ pub async fn run(s: &Scenario) -> Report {
     };
     for a in &answers {
         *report.statuses.entry(a.status).or_default() += 1;
+        if a.front {
+            *report.front.entry(a.status).or_default() += 1;
+        }
     }
     let seen = s3.requests();
     report.s3_requests = (seen.len(), s3.throttled());
@@ -380,19 +399,19 @@ pub async fn run(s: &Scenario) -> Report {
     report.s3_attempts_per_key = seen.len() as f64 / per_key.len().max(1) as f64;
 
     // Nothing acknowledged is lost: every 200 and 202 has its archive copy, every file
-    // object with its exact bytes, and every message it owes (read through moto directly).
+    // object with its exact bytes, and every message it owes on its own topic (read
+    // through moto directly).
     let keys: BTreeSet<String> = stack.all_keys().await.into_iter().collect();
-    let mut received = BTreeSet::new();
     let mut messages = 0;
-    for m in stack
-        .confirmed_messages()
-        .await
-        .into_iter()
-        .chain(stack.failed_messages().await)
-    {
-        messages += 1;
-        received.insert(m.json()["eventId"].as_str().unwrap_or_default().to_owned());
-    }
+    let mut on_topic = |received: Vec<crate::aws::Received>| {
+        messages += received.len();
+        received
+            .iter()
+            .map(|m| m.json()["eventId"].as_str().unwrap_or_default().to_owned())
+            .collect::<BTreeSet<String>>()
+    };
+    let confirmed = on_topic(stack.confirmed_messages().await);
+    let failed = on_topic(stack.failed_messages().await);
     let mut expected_messages = 0;
     for a in answers.iter().filter(|a| matches!(a.status, 200 | 202)) {
         let p = &planned[a.n];
@@ -415,12 +434,18 @@ pub async fn run(s: &Scenario) -> Report {
             }
             report.objects_checked += 1;
         }
+        let (received, topic) = if p.confirmed {
+            (&confirmed, "confirmed")
+        } else {
+            (&failed, "failed")
+        };
         for id in &p.event_ids {
             expected_messages += 1;
             if !received.contains(id) {
-                report
-                    .lost
-                    .push(format!("delivery {} ({}): no message {id}", a.n, a.status));
+                report.lost.push(format!(
+                    "delivery {} ({}): no message {id} on the {topic} topic",
+                    a.n, a.status
+                ));
             }
         }
     }

@@ -6,7 +6,7 @@
 //! EventBridge parses `Detail` and serialises the event again, so a target receives the
 //! detail's *value*: the tests compare it with the SNS message's value. The byte-for-byte
 //! equality of the two texts, as put, is asserted where the entries are made
-//! (shared/src/events.rs).
+//! (shared/src/bus.rs, `the_detail_is_byte_equal_to_the_sns_message_where_both_exist`).
 
 use e2e::aws::{Queue, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
 use e2e::bus::EventBus;

@@ -66,14 +66,20 @@ fn plan(n: usize) -> Planned {
     }
 }
 
-/// Drains a queue; returns the message bodies.
+/// Drains a queue; returns the message bodies, each checked to be on its own topic (the
+/// callers look messages up by object key, which says nothing of the topic).
 async fn drain(stack: &Stack, confirmed: bool) -> Vec<Value> {
-    let got = if confirmed {
-        stack.confirmed_messages().await
+    let (got, kind) = if confirmed {
+        (stack.confirmed_messages().await, "/confirmed.json")
     } else {
-        stack.failed_messages().await
+        (stack.failed_messages().await, "/failed.json")
     };
-    got.iter().map(|m| m.json()).collect()
+    let bodies: Vec<Value> = got.iter().map(|m| m.json()).collect();
+    for m in &bodies {
+        let key = m["s3"]["key"].as_str().unwrap_or_default();
+        assert!(key.ends_with(kind), "a message for {key} on the {kind} topic");
+    }
+    bodies
 }
 
 /// Asserts that delivery `p` is complete: every file object with its exact bytes, and

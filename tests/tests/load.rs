@@ -336,6 +336,9 @@ async fn run(deadline_ms: Option<u64>) {
     // eventIds of deliveries answered 202: their messages may come twice (the live request
     // may have published some before the deadline), with the same eventId.
     let mut queued_ids = BTreeSet::new();
+    // The `published` of each answered version of two files, checked once it is known
+    // which version is the newer (below).
+    let mut published_by_version: BTreeMap<usize, u64> = BTreeMap::new();
     for (n, status, body, w) in &answers {
         let p = &planned[*n];
         let archived = body["archived"].as_str().unwrap_or_default().to_owned();
@@ -348,9 +351,11 @@ async fn run(deadline_ms: Option<u64>) {
         let keys: Vec<&str> = p.files.iter().map(|(k, _)| k.as_str()).collect();
         let mut published = if p.event_ids.is_empty() { 0 } else { keys.len() };
         let versioned = shape_of(*n) != *n || shape_of(n + EVENTS.len()) == *n;
-        if versioned && body["published"].as_u64().is_some_and(|got| got as usize <= published) {
-            // One version of two: a superseded file publishes nothing (checked below).
-            published = body["published"].as_u64().unwrap_or_default() as usize;
+        if versioned && *status == 200 {
+            // One version of two: its count is checked exactly once the order is known.
+            let claimed = body["published"].as_u64().unwrap_or(u64::MAX);
+            published_by_version.insert(*n, claimed);
+            published = claimed as usize;
         }
         if *status == 202 && deadline_ms.is_some() {
             assert_eq!(
@@ -383,6 +388,8 @@ async fn run(deadline_ms: Option<u64>) {
     // The eventIds of the older versions' files: superseded or not, by timing.
     let mut superseded_files = BTreeSet::new();
     let mut two_versions = 0;
+    // Per version of two: whether it is the newer.
+    let mut newer_version: BTreeMap<usize, bool> = BTreeMap::new();
     for (key, mut writers) in versions {
         if writers.len() > 1 {
             two_versions += 1;
@@ -393,8 +400,10 @@ async fn run(deadline_ms: Option<u64>) {
                 ordered.push(((at, id), n, raw));
             }
             ordered.sort();
-            let (_, _, newest) = ordered.pop().unwrap();
+            let (_, newer, newest) = ordered.pop().unwrap();
+            newer_version.insert(newer, true);
             for ((_, id), older, _) in ordered {
+                newer_version.insert(older, false);
                 optional_ids.extend(planned[older].event_ids.iter().cloned());
                 superseded_files.insert(id);
             }
@@ -446,6 +455,8 @@ async fn run(deadline_ms: Option<u64>) {
     );
 
     // SNS: every message delivered, once, with the expected eventIds.
+    // Per topic, the eventIds that arrived on it.
+    let mut arrived: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (queue, ids, name) in [
         (&stack.res.confirmed_queue, &confirmed_ids, "confirmed"),
         (&stack.res.failed_queue, &failed_ids, "failed"),
@@ -456,6 +467,7 @@ async fn run(deadline_ms: Option<u64>) {
             .map(|m| m["eventId"].as_str().unwrap_or_default().to_owned())
             .collect();
         let unique: BTreeSet<String> = got_ids.iter().cloned().collect();
+        arrived.insert(name, unique.clone());
         let missing: Vec<_> = ids.difference(&unique).collect();
         assert!(missing.is_empty(), "{name}: eventIds never delivered: {missing:?}");
         let unknown: Vec<_> = unique
@@ -472,6 +484,21 @@ async fn run(deadline_ms: Option<u64>) {
         if deadline_ms.is_none() {
             assert_eq!(got_ids.len(), unique.len(), "{name}: each message once");
         }
+    }
+    // Each answered version of two published exactly: the newer every file's message, the
+    // older the messages of the files it was not superseded on, which are the ones that
+    // arrived on its topic (a count too low or too high both fail).
+    for (n, claimed) in &published_by_version {
+        let p = &planned[*n];
+        let topic = p.event.strip_prefix("extraction.").unwrap_or_default();
+        let newer = newer_version.get(n).copied();
+        let want = match (p.event_ids.is_empty(), newer) {
+            (true, _) => 0,
+            (false, Some(true)) => p.files.len(),
+            (false, Some(false)) => p.event_ids.iter().filter(|id| arrived[topic].contains(*id)).count(),
+            (false, None) => panic!("delivery {n}: a version of no file"),
+        };
+        assert_eq!(*claimed, want as u64, "delivery {n} (newer: {newer:?}): published");
     }
     // The bus: one event per file of a routed delivery, one archive pointer per other
     // delivery, at least once; an older version's file may be missing (superseded).
@@ -511,6 +538,10 @@ async fn run(deadline_ms: Option<u64>) {
         assert!(
             queued > 0,
             "the deadline must have queued some deliveries (else this proves nothing)"
+        );
+        assert!(
+            queued < DELIVERIES,
+            "the deadline must have let some deliveries answer 200 (else their counts go unchecked)"
         );
     } else {
         assert_eq!(queued, 0, "no 202 without a queue");

@@ -187,7 +187,10 @@ mod tests {
     fn a_redrive_record_counts_no_files_and_declares_no_latency() {
         let redriven = Report {
             counts: Counts {
+                kind: Some(EventKind::Confirmed),
                 authenticated: true,
+                // The redriven delivery has files: they were counted when it arrived.
+                files: 4,
                 published: 2,
                 ..Counts::default()
             },
@@ -199,10 +202,17 @@ mod tests {
             (
                 v["Redriven"].as_u64(),
                 v["EventsFailed"].as_u64(),
-                v["Published"].as_u64()
+                v["Published"].as_u64(),
+                v["Files"].as_u64()
             ),
-            (Some(1), Some(3), Some(2))
+            (Some(1), Some(3), Some(2), Some(0))
         );
+        // A failed redrive record with files counts none either.
+        let failed = Report {
+            end: Ended(Class::RedriveFailure, 0),
+            ..redriven
+        };
+        assert_eq!(line(&failed)["Files"].as_u64(), Some(0));
         assert!(v.get("Latency").is_none());
         let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap();
         assert!(!declared.iter().any(|m| m["Name"] == "Latency"));

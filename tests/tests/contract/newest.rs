@@ -28,6 +28,44 @@ async fn held(fx: &Fixture, key: &str) -> u64 {
     fx.stack.object(key).await.json()["result"]["v"].as_u64().unwrap()
 }
 
+/// Turns on versioning for the test's bucket, as the template does, so that every write
+/// of a key leaves a version of its own: a rewrite with the same bytes and metadata shows.
+pub(crate) async fn versioned(fx: &Fixture) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let on = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    fx.stack
+        .aws
+        .s3
+        .put_bucket_versioning()
+        .bucket(&fx.stack.res.bucket)
+        .versioning_configuration(on)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The version ids S3 keeps of `key` (one per write), newest first.
+pub(crate) async fn versions(fx: &Fixture, key: &str) -> Vec<String> {
+    let listed = fx
+        .stack
+        .aws
+        .s3
+        .list_object_versions()
+        .bucket(&fx.stack.res.bucket)
+        .prefix(key)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .versions()
+        .iter()
+        .filter(|v| v.key() == Some(key))
+        .map(|v| v.version_id().unwrap().to_owned())
+        .collect()
+}
+
 /// Sends `d` live; asserts `200` and returns the archive key.
 async fn send_ok(fx: &Fixture, d: &Delivery) -> String {
     let (rsp, _) = fx.send(&d.request()).await;
@@ -116,10 +154,13 @@ async fn an_exact_repeat_of_an_older_delivery_keeps_its_first_receipt_and_is_sup
 #[tokio::test]
 async fn a_repeat_of_the_newest_delivery_changes_nothing() {
     let fx = Fixture::new().await;
+    versioned(&fx).await;
     let file = key(&fx, CONFIRMED, "file-1");
     let v1 = version(CONFIRMED, "file-1", 1);
-    send_ok(&fx, &v1).await;
+    let archived = send_ok(&fx, &v1).await;
     let before = fx.stack.object(&file).await;
+    let (file_versions, archive_versions) = (versions(&fx, &file).await, versions(&fx, &archived).await);
+    assert_eq!((file_versions.len(), archive_versions.len()), (1, 1));
     assert_eq!(fx.stack.confirmed_messages().await.len(), 1);
 
     // A repeat of the newest delivery: the object is left as it is (same order), and its
@@ -127,6 +168,17 @@ async fn a_repeat_of_the_newest_delivery_changes_nothing() {
     send_ok(&fx, &v1).await;
     let after = fx.stack.object(&file).await;
     assert_eq!((&after.bytes, &after.metadata), (&before.bytes, &before.metadata));
+    // Not rewritten either (the same bytes written again would be a new version).
+    assert_eq!(
+        versions(&fx, &file).await,
+        file_versions,
+        "the object was written again"
+    );
+    assert_eq!(
+        versions(&fx, &archived).await,
+        archive_versions,
+        "the archive copy was written again"
+    );
     let again = fx.stack.confirmed_messages().await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].json()["receivedAt"], json!(before.metadata["received-at"]));
@@ -164,22 +216,47 @@ async fn a_queued_older_confirmation_redriven_after_a_newer_one_publishes_nothin
 #[tokio::test]
 async fn replaying_a_day_with_two_edits_of_one_file_ends_on_the_newer() {
     let fx = Fixture::new().await;
-    let file = key(&fx, EDITED, "file-1");
+    versioned(&fx).await;
 
-    // GIVEN two edits of one file on one day; replay walks archive keys in key order (the
-    // bodies' SHA-256), so which one it replays last is a coin flip: try both orders.
-    let v1 = send_ok(&fx, &version(EDITED, "file-1", 1)).await;
-    let v2 = send_ok(&fx, &version(EDITED, "file-1", 2)).await;
-    let day = v1.split('/').skip(2).take(3).collect::<Vec<_>>().join("-");
-    assert!(v1 < v2 || v2 < v1);
+    // GIVEN two files, each edited twice on one day. Replay walks archive keys in key
+    // order (the bodies' SHA-256), so the edits are picked for both orders: file-1's
+    // older edit sorts first, file-2's older edit sorts last (replayed after the newer).
+    let sha = |d: &Delivery| e2e::expect::sha256_hex(&d.body());
+    let (mut files, mut archived) = (Vec::new(), Vec::new());
+    for (file, older_first) in [("file-1", true), ("file-2", false)] {
+        let (older, newer) = (1..)
+            .step_by(2)
+            .map(|v| (v, v + 1))
+            .find(|&(o, n)| (sha(&version(EDITED, file, o)) < sha(&version(EDITED, file, n))) == older_first)
+            .unwrap();
+        let a = send_ok(&fx, &version(EDITED, file, older)).await;
+        let b = send_ok(&fx, &version(EDITED, file, newer)).await;
+        assert_eq!(a < b, older_first, "{a} {b}");
+        let object = key(&fx, EDITED, file);
+        assert_eq!(held(&fx, &object).await, u64::from(newer));
+        files.push((object.clone(), newer, versions(&fx, &object).await));
+        archived.extend([a, b]);
+    }
+    let day = archived[0].split('/').skip(2).take(3).collect::<Vec<_>>().join("-");
 
     // WHEN the day is replayed
     let out = super::replay::replay(&fx, &["--from", &day, "--to", &day]);
 
-    // THEN the object holds v2 and replay reports v1's file superseded
-    assert_eq!(held(&fx, &file).await, 2, "{out}");
+    // THEN each object holds its newer edit, in either order, and was not written again
+    // (two versions each: the live writes); replay reports each older edit superseded
+    for (object, newer, _) in &files {
+        assert_eq!(held(&fx, object).await, u64::from(*newer), "{object}: {out}");
+    }
+    for (object, _, live_versions) in &files {
+        assert_eq!(
+            &versions(&fx, object).await,
+            live_versions,
+            "{object} written again: {out}"
+        );
+        assert_eq!(live_versions.len(), 2);
+    }
     assert!(
-        out.contains("replayed 2 deliveries: 0 objects written, 1 superseded by a newer delivery, 0 messages published, 0 failed"),
+        out.contains("replayed 4 deliveries: 0 objects written, 2 superseded by a newer delivery, 0 messages published, 0 failed"),
         "{out}"
     );
 }
