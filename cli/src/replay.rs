@@ -63,7 +63,8 @@ pub struct ReplayArgs {
     endpoint_url: Option<String>,
 }
 
-fn parse_day(s: &str) -> Result<Date, String> {
+/// A UTC day given as `YYYY-MM-DD`.
+pub(crate) fn parse_day(s: &str) -> Result<Date, String> {
     let bad = || format!("{s}: want a UTC day as YYYY-MM-DD");
     let mut parts = s.splitn(3, '-').map(|p| p.parse::<u16>().map_err(|_| bad()));
     let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
