@@ -15,9 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::stream::{self, StreamExt as _};
+use shared::aws::EventBridgeBus;
 use shared::erase::{self, Erased, Selection};
-use shared::events::{EventBridgeBus, EventBus as _};
-use shared::keys::{archive_root, ArchiveKey, Prefix};
+use shared::layout::{archive_day, archive_root, ArchiveKey, Prefix};
+use shared::ports::EventBus as _;
 use time::{Date, OffsetDateTime};
 
 use crate::send::CliError;
@@ -287,7 +288,7 @@ async fn list_archive(
     let root = archive_root(prefix);
     // Keys sort by day: start the listing just before the first day's keys.
     let marker = since.map(|d| {
-        let day = shared::keys::archive_day(prefix, d);
+        let day = archive_day(prefix, d);
         day.trim_end_matches('/').to_owned()
     });
     let mut copies: Vec<Copy> = Vec::new();
