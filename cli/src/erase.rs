@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::stream::{self, StreamExt as _};
 use shared::aws::EventBridgeBus;
 use shared::erase::{self, Erased, Selection};
+use shared::layout::metadata::{ENTRY_IDS, ERASED_AT};
 use shared::layout::{archive_day, archive_root, ArchiveKey, Prefix};
 use shared::ports::EventBus as _;
 use time::{Date, OffsetDateTime};
@@ -405,7 +406,7 @@ async fn read_if_selected(ctx: &Ctx<'_>, key: &str, v: &Version) -> Result<Optio
         .send()
         .await
         .map_err(|e| crate::aws::error("reading its metadata", e).to_string())?;
-    let index = head.metadata().and_then(|m| m.get(erase::ENTRY_IDS));
+    let index = head.metadata().and_then(|m| m.get(ENTRY_IDS));
     if index.is_some_and(|ix| ctx.selection.in_index(ix) == Some(false)) {
         return Ok(None);
     }
@@ -440,11 +441,11 @@ async fn read_if_selected(ctx: &Ctx<'_>, key: &str, v: &Version) -> Result<Optio
 /// was plus `erased-at` and the new `entry-ids`; `false` when the copy changed since.
 async fn put_redacted(ctx: &Ctx<'_>, key: &str, read: Read, body: Vec<u8>) -> Result<bool, String> {
     let mut metadata = read.metadata;
-    metadata.remove(erase::ENTRY_IDS);
-    metadata.insert(erase::ERASED_AT.to_owned(), ctx.now.clone());
+    metadata.remove(ENTRY_IDS);
+    metadata.insert(ERASED_AT.to_owned(), ctx.now.clone());
     let budget = erase::index_budget(metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if let Some(index) = erase::index(&body, budget) {
-        metadata.insert(erase::ENTRY_IDS.to_owned(), index);
+        metadata.insert(ENTRY_IDS.to_owned(), index);
     }
     let put = ctx
         .s3

@@ -8,15 +8,8 @@
 //! objects it names.
 
 use crate::json::{JsonError, Kind, Raw, Scanner};
+use crate::layout::metadata::{ENTRY_IDS, ERASED_AT};
 use crate::layout::{push_id_component, safe_component, Prefix};
-
-/// The user metadata an erasure adds to a redacted archive copy: when (RFC 3339 UTC,
-/// milliseconds).
-pub const ERASED_AT: &str = "erased-at";
-
-/// The archive copy's user metadata listing its entries' ids ([`index`]), so that erase
-/// can pass over a copy without reading its body.
-pub const ENTRY_IDS: &str = "entry-ids";
 
 /// S3's limit on one object's user metadata: the bytes of every name and value.
 pub const USER_METADATA_LIMIT: usize = 2048;
@@ -600,7 +593,7 @@ mod tests {
             prop_assert_eq!(k1, k2);
             prop_assert_eq!(old.len(), new.len());
             for (o, n) in old.iter().zip(new) {
-                let ids = |e: &crate::delivery::Entry<'_>| [e.fields.extraction_id, e.fields.batch_id, e.fields.file_id].map(|r| r.map(|r| r.bytes().to_vec()));
+                let ids = |e: &crate::delivery::FileEntry<'_>| [e.fields.extraction_id, e.fields.batch_id, e.fields.file_id].map(|r| r.map(|r| r.bytes().to_vec()));
                 prop_assert_eq!(ids(o), ids(n));
                 if s.matches([o.fields.extraction_id, o.fields.batch_id, o.fields.file_id]) {
                     prop_assert!(is_stub(n.raw));
