@@ -356,13 +356,9 @@ async fn erase_versions(ctx: &Ctx<'_>, copy: &Copy) -> Result<bool, String> {
             return Ok(false);
         }
         ctx.totals.copies_redacted.fetch_add(1, Ordering::Relaxed);
-        // Every other version is older than the redacted one: none may keep the entries.
-        doomed = copy
-            .versions
-            .iter()
-            .filter(|o| o.id != v.id)
-            .map(|o| (copy.key.clone(), o.clone()))
-            .collect();
+        // Every version listed, the one just read included, is now older than the
+        // redacted one: none may keep the entries.
+        doomed = copy.versions.iter().map(|o| (copy.key.clone(), o.clone())).collect();
         break;
     }
     if doomed.is_empty() {
