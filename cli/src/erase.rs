@@ -60,12 +60,23 @@ pub struct EraseArgs {
     endpoint_url: Option<String>,
 }
 
+/// The version id S3 lists for an object written while versioning was off.
+const UNVERSIONED: &str = "null";
+
 /// One version (or delete marker) of a key, as listed.
 #[derive(Debug, Clone)]
 struct Version {
     id: String,
     latest: bool,
     marker: bool,
+}
+
+impl Version {
+    /// The id to name in a request: none for an object written while versioning was off
+    /// (the key alone names it; moto refuses `versionId=null`).
+    fn request_id(&self) -> Option<String> {
+        (self.id != UNVERSIONED).then(|| self.id.clone())
+    }
 }
 
 /// An archive key and every version of it.
@@ -273,7 +284,7 @@ async fn list_versions(
 fn version(id: Option<&str>, latest: Option<bool>, marker: bool) -> Version {
     Version {
         // An unversioned bucket lists its objects with the version id "null".
-        id: id.unwrap_or("null").to_owned(),
+        id: id.unwrap_or(UNVERSIONED).to_owned(),
         latest: latest.unwrap_or(false),
         marker,
     }
@@ -398,7 +409,7 @@ async fn read_if_selected(ctx: &Ctx<'_>, key: &str, v: &Version) -> Result<Optio
         .head_object()
         .bucket(ctx.bucket)
         .key(key)
-        .version_id(&v.id)
+        .set_version_id(v.request_id())
         .send()
         .await
         .map_err(|e| crate::aws::error("reading its metadata", e).to_string())?;
@@ -411,7 +422,7 @@ async fn read_if_selected(ctx: &Ctx<'_>, key: &str, v: &Version) -> Result<Optio
         .get_object()
         .bucket(ctx.bucket)
         .key(key)
-        .version_id(&v.id)
+        .set_version_id(v.request_id())
         .send()
         .await
         .map_err(|e| crate::aws::error("reading it", e).to_string())?;
@@ -472,7 +483,12 @@ async fn delete_versions(
     for chunk in versions.chunks(1000) {
         let ids: Result<Vec<ObjectIdentifier>, _> = chunk
             .iter()
-            .map(|(key, v)| ObjectIdentifier::builder().key(key).version_id(&v.id).build())
+            .map(|(key, v)| {
+                ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(v.request_id())
+                    .build()
+            })
             .collect();
         let delete = ids.and_then(|ids| Delete::builder().set_objects(Some(ids)).quiet(true).build());
         let request = match delete {
