@@ -18,7 +18,7 @@ use futures::stream::{self, StreamExt as _};
 use shared::aws::EventBridgeBus;
 use shared::erase::{self, Erased, Selection};
 use shared::layout::metadata::{ENTRY_IDS, ERASED_AT};
-use shared::layout::{archive_day, archive_root, ArchiveKey, Prefix};
+use shared::layout::{archive_root, ArchiveKey, Prefix};
 use shared::ports::EventBus as _;
 use time::{Date, OffsetDateTime};
 
@@ -160,7 +160,7 @@ pub async fn run(args: EraseArgs) -> Result<ExitCode, CliError> {
         eprintln!();
     }
 
-    let files = list_versions(&s3, &args.bucket, &selection.file_prefix(&prefix), None).await?;
+    let files = list_versions(&s3, &args.bucket, &selection.file_prefix(&prefix)).await?;
     let files: Vec<(String, Version)> = files
         .into_iter()
         .filter(|(key, _)| selection.is_file_key(&prefix, key))
@@ -240,15 +240,14 @@ fn print_summary(args: &EraseArgs, t: &Totals) {
     );
 }
 
-/// Every version and delete marker under `prefix` (from after `key_marker`), in key order.
+/// Every version and delete marker under `prefix`, in key order.
 async fn list_versions(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
-    key_marker: Option<String>,
 ) -> Result<Vec<(String, Version)>, CliError> {
     let mut out = Vec::new();
-    let (mut key_marker, mut version_marker) = (key_marker, None::<String>);
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
         let page = s3
             .list_object_versions()
@@ -298,13 +297,10 @@ async fn list_archive(
     since: Option<Date>,
 ) -> Result<Vec<Copy>, CliError> {
     let root = archive_root(prefix);
-    // Keys sort by day: start the listing just before the first day's keys.
-    let marker = since.map(|d| {
-        let day = archive_day(prefix, d);
-        day.trim_end_matches('/').to_owned()
-    });
+    // The whole archive is listed (one request per 1,000 versions) and the days before
+    // `since` left out here: what costs is examining a copy, not listing it.
     let mut copies: Vec<Copy> = Vec::new();
-    for (key, v) in list_versions(s3, bucket, &root, marker).await? {
+    for (key, v) in list_versions(s3, bucket, &root).await? {
         let Some(parsed) = ArchiveKey::parse(prefix, &key) else {
             continue;
         };
@@ -332,7 +328,7 @@ async fn erase_copy(ctx: &Ctx<'_>, copy: &Copy) {
     for _ in 0..3 {
         match erase_versions(ctx, &copy).await {
             Ok(true) => return,
-            Ok(false) => match list_versions(ctx.s3, ctx.bucket, &copy.key, None).await {
+            Ok(false) => match list_versions(ctx.s3, ctx.bucket, &copy.key).await {
                 Ok(versions) => {
                     copy.versions = versions
                         .into_iter()

@@ -424,6 +424,13 @@ async fn a_live_entry_that_says_erased_is_stored_as_sent() {
     assert_eq!(fx.stack.object(&key).await.text(), entry);
     let messages = fx.stack.confirmed_messages().await;
     assert_eq!(messages.len(), 1, "published as any file");
+
+    // --since bounds the archive copies examined, never the file objects.
+    let out = erase(&fx, &["--extraction", "e", "--since", "2099-01-01", "--dry-run"]).await;
+    assert!(out.contains("would delete 1 versions"), "{out}");
+    assert!(out.contains("archive copies: 0 examined"), "{out}");
+    let out = erase(&fx, &["--extraction", "e", "--since", &today(), "--dry-run"]).await;
+    assert!(out.contains("archive copies: 1 examined"), "{out}");
 }
 
 #[tokio::test]
