@@ -1,7 +1,9 @@
-//! `webhook-cli`: send signed test webhooks, show what landed, replay archived deliveries.
+//! `webhook-cli`: send signed test webhooks, show what landed, replay archived deliveries,
+//! erase an extraction, batch or file.
 #![forbid(unsafe_code)]
 
 mod aws;
+mod erase;
 mod replay;
 mod send;
 mod show;
@@ -35,6 +37,8 @@ enum Command {
     Show(show::ShowArgs),
     /// Re-drive archived deliveries (`{prefix}_deliveries/...`) through the function's routing.
     Replay(replay::ReplayArgs),
+    /// Erase an extraction, a batch or one file: file objects deleted, archive copies redacted.
+    Erase(erase::EraseArgs),
 }
 
 /// Arguments of `send`.
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             Command::Sign { secret, body } => send::sign(&secret, body.as_deref()),
             Command::Show(args) => show::run(args).await,
             Command::Replay(args) => replay::run(args).await,
+            Command::Erase(args) => erase::run(args).await,
         }
     });
     match outcome {

@@ -63,7 +63,8 @@ pub struct ReplayArgs {
     endpoint_url: Option<String>,
 }
 
-fn parse_day(s: &str) -> Result<Date, String> {
+/// A UTC day given as `YYYY-MM-DD`.
+pub(crate) fn parse_day(s: &str) -> Result<Date, String> {
     let bad = || format!("{s}: want a UTC day as YYYY-MM-DD");
     let mut parts = s.splitn(3, '-').map(|p| p.parse::<u16>().map_err(|_| bad()));
     let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
@@ -130,7 +131,13 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
             match Archived::read(key, &to.prefix, &store).await.and_then(|a| a.plan(&to)) {
                 Ok(replan) => {
                     println!("{key}");
-                    for put in &replan.plan.files {
+                    let plan = &replan.plan;
+                    for (i, put) in plan.files.iter().enumerate() {
+                        if plan.is_erased(i) {
+                            // docs/contract.md §11: an erased entry of a redacted copy.
+                            println!("  erased {}: nothing to write or publish", put.key);
+                            continue;
+                        }
                         println!(
                             "  put {} ({} bytes, event-id {})",
                             put.key,
@@ -138,7 +145,11 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode, CliError> {
                             put.event_id
                         );
                     }
-                    for m in &replan.plan.messages {
+                    let per_file = plan.messages.len() == plan.files.len();
+                    for (i, m) in plan.messages.iter().enumerate() {
+                        if per_file && plan.is_erased(i) {
+                            continue;
+                        }
                         println!(
                             "  publish {:?} eventId {}{}",
                             m.topic,

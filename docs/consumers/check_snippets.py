@@ -378,6 +378,24 @@ try:
                                    "import { readFileSync } from 'node:fs'; await handler(JSON.parse(readFileSync(0, 'utf8')));"],
                 stdin=envelope("classification.processed", pointer), extra={"DEDUP_BUCKET": "state-node-bus-lambda"})
     expect_bus("node bus_target.mjs, an archive pointer", lines, [dp], 0)
+
+    # An erasure notice: the target deletes its own copies of what was erased, and only those.
+    s3.create_bucket(Bucket="state-py-erased")
+    mine = ["copies/-NxDocsE/b1/f1.json", "copies/-NxDocsE/b1/f2.json", "copies/-NxDocsE/b2/f1.json", "copies/-NxOther/b1/f1.json"]
+    for key in mine:
+        s3.put_object(Bucket="state-py-erased", Key=key, Body=b"{}")
+    notice = json.loads((SCHEMAS / "erasure-notice.json").read_text())["examples"][0]
+    for detail, deleted, left in (
+        (dict(notice, extractionId="-NxDocsE", batchId="b1", fileId="f1"), 1, mine[1:]),
+        (dict(notice, extractionId="-NxDocsE", batchId="b1", fileId="f1"), 0, mine[1:]),
+        (dict(notice, extractionId="-NxDocsE", batchId=None, fileId=None), 2, mine[3:]),
+    ):
+        check("fixture notice is a valid erasure-notice", not errors(V["erasure-notice"], detail), errors(V["erasure-notice"], detail))
+        lines = run("bus_target.py", drain_bus, stdin=envelope("receiver.erased", detail), extra=dict(bus_env, DEDUP_BUCKET="state-py-erased"))
+        check(f"receiver.erased {detail['batchId']}/{detail['fileId']}: {deleted} copies deleted",
+              [line.get("deleted") for line in lines] == [deleted], lines)
+        have = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="state-py-erased").get("Contents", []))
+        check(f"receiver.erased {detail['batchId']}/{detail['fileId']}: the other copies stay", have == sorted(left), have)
 finally:
     moto.terminate()
     moto.wait(timeout=10)

@@ -18,6 +18,12 @@ pub mod metadata {
     pub const EVENT_ID: &str = "event-id";
     /// The RFC 3339 UTC receipt time of the delivery.
     pub const RECEIVED_AT: &str = "received-at";
+    /// Archive copies only: their entries' ids as key components
+    /// (`crate::erase::index`), so an erasure can pass over a copy without reading it.
+    pub const ENTRY_IDS: &str = "entry-ids";
+    /// Archive copies only, once an erasure redacted entries out of them: when (RFC 3339
+    /// UTC, milliseconds). Their stub entries are complete (docs/contract.md §11).
+    pub const ERASED_AT: &str = "erased-at";
 }
 
 /// `RESULTS_PREFIX`, normalised: empty, or ending in `/`.

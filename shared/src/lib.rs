@@ -12,7 +12,8 @@
 //! 3. What plans and executes: [`bus`] makes the event bus's entries, [`newest`] writes a
 //!    file object only over an older delivery, [`plan`] turns a delivery into writes,
 //!    messages and entries, [`pipeline`] carries a plan out, and [`redrive`] completes an
-//!    archived delivery through the same fan-out.
+//!    archived delivery through the same fan-out. [`erase`] names the entries an erasure
+//!    selects and redacts them out of an archived body (docs/contract.md §11).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "aws")]
@@ -21,6 +22,7 @@ pub mod batch;
 pub mod bus;
 pub mod delivery;
 pub mod ecma;
+pub mod erase;
 pub mod hex;
 pub mod json;
 pub mod layout;

@@ -131,6 +131,7 @@ mod tests {
             event: "extraction.edited".into(),
             event_id: crate::message::event_id(b"extraction.edited", body.as_bytes()),
             received_at: received_at.into(),
+            entry_ids: None,
         }
     }
 

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, Route};
 use crate::hex;
-use crate::layout::{archive_key, event_component, file_key, Prefix};
+use crate::layout::{archive_key, event_component, file_key, metadata, Prefix};
 use crate::message::{self, event_id, Message, Pointer, Topic};
 use crate::newest::FileWrite;
 use crate::ports::{BusEntry, Put};
@@ -42,6 +42,9 @@ pub struct Plan {
     stored: bool,
     /// Per file, whether its key held a newer delivery (known once stored).
     superseded: Vec<bool>,
+    /// Per file, whether its entry was erased ([`Plan::leave_erased`]): complete with
+    /// nothing to write or publish. Empty for a live delivery.
+    erased: Vec<bool>,
 }
 
 /// The receipt time as every object and message of a delivery carries it: RFC 3339,
@@ -85,6 +88,14 @@ impl Plan {
         let received = received_at(at);
         let name = delivery.event_name();
         let archive_event = event_component(name.as_deref());
+        let archive_id = event_id(name.as_deref().unwrap_or_default(), body);
+        // The erasure's index of the entries rides on the archive copy's own PutObject.
+        let budget = crate::erase::index_budget([
+            (metadata::EVENT, archive_event.as_str()),
+            (metadata::EVENT_ID, archive_id.as_str()),
+            (metadata::RECEIVED_AT, received.as_str()),
+        ]);
+        let entry_ids = crate::erase::index(body, budget);
         let archive = Put {
             key: archive_key(
                 &to.prefix,
@@ -93,9 +104,10 @@ impl Plan {
                 &hex::lower(digest(&SHA256, body).as_ref()),
             ),
             body: body.clone(),
-            event_id: event_id(name.as_deref().unwrap_or_default(), body),
+            event_id: archive_id,
             event: archive_event,
             received_at: received.clone(),
+            entry_ids,
         };
         let Route::Files(kind, entries) = delivery.route() else {
             return Plan {
@@ -106,6 +118,7 @@ impl Plan {
                 bucket: to.bucket.clone(),
                 stored: false,
                 superseded: Vec::new(),
+                erased: Vec::new(),
             };
         };
         let topic = Topic::for_event(kind);
@@ -129,6 +142,7 @@ impl Plan {
                 event: kind.name().to_owned(),
                 event_id: id,
                 received_at: received.clone(),
+                entry_ids: None,
             });
         }
         Plan {
@@ -139,7 +153,22 @@ impl Plan {
             bucket: to.bucket.clone(),
             stored: false,
             superseded: Vec::new(),
+            erased: Vec::new(),
         }
+    }
+
+    /// For a redrive or replay of an archive copy an erasure redacted (docs/contract.md
+    /// §11): every file whose entry is an erasure stub is complete with nothing to do. It
+    /// is not written, gets no message and no bus entry, and counts as superseded. Not for
+    /// a live delivery, where `"erased": true` means nothing. The count of such files.
+    pub fn leave_erased(&mut self) -> usize {
+        self.erased = self.files.iter().map(|f| crate::erase::is_stub(&f.body)).collect();
+        self.erased.iter().filter(|e| **e).count()
+    }
+
+    /// Whether file `index`'s entry was erased ([`Plan::leave_erased`]).
+    pub fn is_erased(&self, index: usize) -> bool {
+        self.erased.get(index).copied().unwrap_or(false)
     }
 
     /// Makes the plan again as of `first`, the `received-at` of the archive copy an

@@ -98,6 +98,9 @@ pub struct Archived {
     pub body: Bytes,
     /// The receipt time from its `received-at` metadata.
     pub received_at: OffsetDateTime,
+    /// Its `erased-at` metadata: an erasure redacted entries out of it (docs/contract.md
+    /// §11), so its body no longer hashes to its key and its stubs are left alone.
+    pub erased_at: Option<String>,
 }
 
 impl Archived {
@@ -118,16 +121,28 @@ impl Archived {
             key: key.to_owned(),
             body: object.body,
             received_at,
+            erased_at: object.erased_at,
         })
     }
 
     /// Plans the delivery again exactly as it was planned live.
     pub fn plan(&self, to: &Destination) -> Result<Replan, RedriveError> {
         let delivery = Delivery::parse(&self.body).map_err(|_| RedriveError::Corrupt("not a JSON object"))?;
-        let plan = Plan::new(&self.body, &delivery, to, self.received_at);
+        let mut plan = Plan::new(&self.body, &delivery, to, self.received_at);
         // The body's hash, its event and its receipt day must give back the key it was
-        // read from; anything else was not archived by the function.
-        if plan.archive.key != self.key {
+        // read from; anything else was not archived by the function. A redacted copy
+        // keeps the key of the body as received: its event and day must match.
+        let matches = match self.erased_at {
+            None => plan.archive.key == self.key,
+            Some(_) => {
+                let parts = |key| ArchiveKey::parse(&to.prefix, key).map(|k| (k.date, k.event.to_owned()));
+                parts(&plan.archive.key).is_some() && parts(&plan.archive.key) == parts(&self.key)
+            }
+        };
+        if self.erased_at.is_some() {
+            plan.leave_erased();
+        }
+        if !matches {
             return Err(RedriveError::Corrupt(
                 "its body, event or received-at do not match its key",
             ));
@@ -233,6 +248,8 @@ mod tests {
                 event: a.event.clone(),
                 event_id: a.event_id.clone(),
                 received_at: a.received_at.clone(),
+                entry_ids: a.entry_ids.clone(),
+                erased_at: None,
             },
         );
         (plan, live, archive)
@@ -311,6 +328,42 @@ mod tests {
         let err = refused(&plan.archive.key, &archive).await;
         assert!(matches!(err, RedriveError::Corrupt(_)), "{err:?}");
         assert!(archive.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_redacted_copy_redrives_everything_but_its_erased_entries() {
+        let (plan, live, archive) = delivered(CONFIRMED).await;
+        let selection = crate::erase::Selection::new("e", Some("_none"), Some("a")).unwrap();
+        let redacted = crate::erase::redact(CONFIRMED, &selection).unwrap();
+        assert_eq!(redacted.replaced, 1);
+        let mut object = archive.objects()[&plan.archive.key].clone();
+        object.body = Bytes::from(redacted.body);
+        // GIVEN the copy redacted without erased-at: not what the function archived
+        archive.insert(&plan.archive.key, object.clone());
+        let err = refused(&plan.archive.key, &archive).await;
+        assert!(matches!(err, RedriveError::Corrupt(_)), "{err:?}");
+        // GIVEN the copy as an erasure leaves it
+        object.erased_at = Some("2026-12-06T09:00:00.000Z".into());
+        archive.insert(&plan.archive.key, object);
+        let done = complete(&plan.archive.key, &to(), &archive, &Announcers::topics(&archive), 4)
+            .await
+            .unwrap();
+        // THEN the erased file counts as superseded: nothing written, nothing published
+        assert_eq!(
+            (done.replan.files, done.outcome.objects, done.outcome.superseded),
+            (2, 1, 1)
+        );
+        assert_eq!(done.outcome.published, 1);
+        let objects = archive.objects();
+        assert!(!objects.contains_key("extracta/e/_none/a/confirmed.json"));
+        let other = "extracta/_none/_none/b/confirmed.json";
+        assert_eq!(objects[other].body, live.objects()[other].body);
+        assert_eq!(archive.messages().len(), 1);
+        assert_eq!(
+            archive.messages()[0].1,
+            live.messages()[1].1,
+            "the same message as live"
+        );
     }
 
     #[tokio::test]

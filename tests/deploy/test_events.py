@@ -103,7 +103,8 @@ def test_one_registry_schema_per_detail_type(default, full):
                    if v["Type"] == "AWS::EventSchemas::Schema"}
         assert set(schemas) == {
             "extracta.ai@extraction.processed", "extracta.ai@extraction.edited",
-            "extracta.ai@extraction.confirmed", "extracta.ai@extraction.failed", "extracta.ai@ArchivePointer"}
+            "extracta.ai@extraction.confirmed", "extracta.ai@extraction.failed", "extracta.ai@ArchivePointer",
+            "extracta.ai@receiver.erased"}
         for name, props in schemas.items():
             assert props["Type"] == "JSONSchemaDraft4"
             assert props["RegistryName"] == "{EventSchemaRegistry.RegistryName}"

@@ -52,6 +52,7 @@ EXPECTED_RESOURCES = {
     "ExtractionFailedSchema": "AWS::EventSchemas::Schema",
     "ExtractionProcessedSchema": "AWS::EventSchemas::Schema",
     "ArchivePointerSchema": "AWS::EventSchemas::Schema",
+    "ReceiverErasedSchema": "AWS::EventSchemas::Schema",
     "FailedExtractionsDeadLetterAlarm": "AWS::CloudWatch::Alarm",
     "FailedExtractionsDeadLetterQueue": "AWS::SQS::Queue",
     "FailedExtractionsQueue": "AWS::SQS::Queue",
@@ -101,7 +102,8 @@ OWN_BUS_ONLY = {"ExtractaEventBus", "ExtractaEventArchive", "FailedExtractionsRu
                 "FailedExtractionsDeadLetterAlarm"}
 # What any bus brings; EventBus "none" has none of it.
 ANY_BUS = {"EventSchemaRegistry", "EventsFailedAlarm", "ExtractionProcessedSchema", "ExtractionEditedSchema",
-           "ExtractionConfirmedSchema", "ExtractionFailedSchema", "ArchivePointerSchema"}
+           "ExtractionConfirmedSchema", "ExtractionFailedSchema", "ArchivePointerSchema",
+           "ReceiverErasedSchema"}
 
 
 def test_without_a_bus_nothing_of_eventbridge_exists(nobus):

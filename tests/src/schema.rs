@@ -19,6 +19,7 @@ const NAMES: &[&str] = &[
     "archive-pointer",
     "confirmed-message",
     "edited-message",
+    "erasure-notice",
     "failed-message",
     "message-attributes",
     "object-metadata",
@@ -94,6 +95,7 @@ pub fn event(envelope: &Value) {
         "extraction.edited" => ("edited-message", detail_type),
         "extraction.confirmed" => ("confirmed-message", detail_type),
         "extraction.failed" => ("failed-message", detail_type),
+        "receiver.erased" => ("erasure-notice", detail_type),
         _ => ("archive-pointer", "ArchivePointer"),
     };
     check(detail_schema, envelope.get("detail").unwrap_or(&Value::Null));
@@ -123,6 +125,7 @@ fn registry_validators() -> &'static BTreeMap<&'static str, Validator> {
             "extracta.ai@extraction.confirmed",
             "extracta.ai@extraction.failed",
             "extracta.ai@ArchivePointer",
+            "extracta.ai@receiver.erased",
         ]
         .into_iter()
         .map(|name| {

@@ -12,6 +12,7 @@ import sys
 import boto3
 
 from consume import first_time, forget, full_entry
+from erased import erase_copies
 
 sqs = boto3.client("sqs")
 s3 = boto3.client("s3")
@@ -19,6 +20,9 @@ s3 = boto3.client("s3")
 
 def handle_event(event: dict) -> None:
     detail = event["detail"]
+    if event["detail-type"] == "receiver.erased":  # webhook-cli erase ran: no eventId, erase yours
+        erase_copies(detail)
+        return
     if not first_time(detail["eventId"]):  # a redrive or replay put it again: done already
         print(json.dumps({"skipped": detail["eventId"]}), flush=True)
         return

@@ -36,6 +36,11 @@ impl ResultStore for S3ResultStore {
             .metadata(metadata::EVENT, &put.event)
             .metadata(metadata::EVENT_ID, &put.event_id)
             .metadata(metadata::RECEIVED_AT, &put.received_at);
+        // Archive copies: the index an erasure reads instead of the body (same request).
+        let request = match &put.entry_ids {
+            Some(ids) => request.metadata(metadata::ENTRY_IDS, ids),
+            None => request,
+        };
         let request = match condition {
             Condition::Absent => request.if_none_match("*"),
             Condition::Matches(etag) => request.if_match(etag),
@@ -81,13 +86,18 @@ impl ResultStore for S3ResultStore {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(failed(DisplayErrorContext(&e).to_string())),
         };
-        let received_at = out.metadata().and_then(|m| m.get(metadata::RECEIVED_AT)).cloned();
+        let meta = |name: &str| out.metadata().and_then(|m| m.get(name)).cloned();
+        let (received_at, erased_at) = (meta(metadata::RECEIVED_AT), meta(metadata::ERASED_AT));
         let body = out
             .body
             .collect()
             .await
             .map_err(|e| failed(DisplayErrorContext(&e).to_string()))?
             .into_bytes();
-        Ok(Some(StoredObject { body, received_at }))
+        Ok(Some(StoredObject {
+            body,
+            received_at,
+            erased_at,
+        }))
     }
 }

@@ -54,6 +54,10 @@ pub struct Object {
     pub event_id: String,
     /// User metadata `received-at`.
     pub received_at: String,
+    /// User metadata `entry-ids` (archive copies).
+    pub entry_ids: Option<String>,
+    /// User metadata `erased-at` (archive copies an erasure redacted).
+    pub erased_at: Option<String>,
 }
 
 /// A bucket, the two topics and the redrive queue, in memory.

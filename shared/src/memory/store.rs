@@ -36,6 +36,8 @@ impl ResultStore for Memory {
                 event: put.event.clone(),
                 event_id: put.event_id.clone(),
                 received_at: put.received_at.clone(),
+                entry_ids: put.entry_ids.clone(),
+                erased_at: None,
             };
             objects.insert(put.key.clone(), object);
             self.puts.fetch_add(1, Ordering::SeqCst);
@@ -60,6 +62,7 @@ impl ResultStore for Memory {
         self.read(key, |o| StoredObject {
             body: o.body.clone(),
             received_at: Some(o.received_at.clone()),
+            erased_at: o.erased_at.clone(),
         })
         .await
     }

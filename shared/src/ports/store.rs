@@ -21,6 +21,9 @@ pub struct Put {
     pub event_id: String,
     /// User metadata `received-at`.
     pub received_at: String,
+    /// User metadata `entry-ids`: the archive copy's index of its entries
+    /// (`crate::erase::index`); `None` for file objects, and for a copy whose ids do not fit.
+    pub entry_ids: Option<String>,
 }
 
 /// An object as stored, read back.
@@ -30,6 +33,8 @@ pub struct StoredObject {
     pub body: Bytes,
     /// Its `received-at` user metadata, if it has one.
     pub received_at: Option<String>,
+    /// Its `erased-at` user metadata: set on an archive copy an erasure redacted.
+    pub erased_at: Option<String>,
 }
 
 /// What a key holds, without its bytes (S3 `HeadObject`).

@@ -5,6 +5,7 @@
 //! is shared by the whole binary. Build the binary first: `cargo build -p webhook`.
 
 mod concurrency;
+mod erase;
 mod failures;
 mod logs;
 mod newest;
