@@ -22,8 +22,8 @@ bench:
 overload:
 	bench/capacity/simulate
 
-## The release's files in dist/ (scripts/dist; about half an hour on 2 cores, not part of
-## make test). VERIFY=1 builds a second time from a clean clone and compares the sums.
+## The release's files in dist/ (scripts/dist; docs/deploy.md has the time it takes; not
+## part of make test). VERIFY=1 builds a second time from a clean clone and compares the sums.
 .PHONY: dist
 dist:
 	scripts/dist $(if $(filter 1,$(VERIFY)),--verify,)
