@@ -21,3 +21,9 @@ bench:
 .PHONY: overload
 overload:
 	bench/capacity/simulate
+
+## The release's files in dist/ (scripts/dist; docs/deploy.md has the time it takes; not
+## part of make test). VERIFY=1 builds a second time from a clean clone and compares the sums.
+.PHONY: dist
+dist:
+	scripts/dist $(if $(filter 1,$(VERIFY)),--verify,)

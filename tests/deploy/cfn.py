@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-# REHEARSAL_TEMPLATE: rehearse a scratch copy (e.g. to watch a widened policy fail).
-TEMPLATE = Path(os.environ.get("REHEARSAL_TEMPLATE") or ROOT / "template.yaml")
+# REHEARSAL_TEMPLATE: rehearse a scratch copy (e.g. to watch a widened policy fail), or
+# a packaged release's template (dist/template.yaml, scripts/dist).
+TEMPLATE = Path(os.environ.get("REHEARSAL_TEMPLATE") or ROOT / "template.yaml").resolve()
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

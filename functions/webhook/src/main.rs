@@ -10,14 +10,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use tracing::error;
+use tracing::{error, info};
 use webhook::lambda::{serve, Invocation};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     webhook::logging::init(&webhook::config::Logging::from_env());
     let handler = match webhook::app::start().await {
-        Ok(handler) => Arc::new(handler),
+        Ok(handler) => {
+            // The start line: which release runs (docs/contract.md §7).
+            info!(version = env!("CARGO_PKG_VERSION"), "started");
+            Arc::new(handler)
+        }
         Err(e) => {
             error!("{e}");
             return ExitCode::FAILURE;

@@ -99,8 +99,23 @@ async fn run(level: Option<&str>) {
         }
     }
 
-    // Every line is JSON; one summary per request, matching the response.
-    json_lines(&output);
+    // Every line is JSON; one start line naming the release, before any summary (§7).
+    let lines = json_lines(&output);
+    let started: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i]["fields"]["message"] == "started")
+        .collect();
+    assert_eq!(started.len(), 1, "one start line (level {level:?}):\n{output}");
+    let start = &lines[started[0]];
+    assert_eq!(start["level"], "INFO", "{start}");
+    assert_eq!(start["fields"]["version"], env!("CARGO_PKG_VERSION"), "{start}");
+    let first_summary = lines
+        .iter()
+        .position(|l| e2e::expect::object_with(l, e2e::expect::SUMMARY_FIELDS).is_some());
+    assert!(
+        first_summary > Some(started[0]),
+        "the start line comes first:\n{output}"
+    );
+    // One summary per request, matching the response.
     let sums = summaries(&output);
     assert_eq!(
         sums.len(),
