@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use e2e::aws::Queue;
 use e2e::bus::EventBus;
-use e2e::events::entry_text;
+use e2e::requests::entry_text;
 use e2e::expect::{component, event_id, file_key, Window, DEFAULT_PREFIX};
 use e2e::redrive::PollerStats;
 use e2e::{Delivery, EventSourceMapping, Function, Stack};

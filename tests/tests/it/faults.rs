@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::bus::EventBus;
-use e2e::events::entry_text;
 use e2e::expect::{event_id, file_key, DEFAULT_PREFIX};
 use e2e::proxy::Mode;
+use e2e::requests::entry_text;
 use e2e::{moto, Delivery, FaultProxy, Function, Stack};
 use serde_json::Value;
 
