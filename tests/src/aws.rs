@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 
 /// Fake credentials: moto accepts anything.
 pub const ACCESS_KEY_ID: &str = "e2e-fake-access-key";
@@ -314,16 +314,35 @@ impl Aws {
             if messages.is_empty() {
                 return all;
             }
-            for m in messages {
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&queue.url)
+            // One DeleteMessageBatch per receive: moto looks a receipt handle up among
+            // every message of the queue, so ten single deletes cost ten such scans.
+            let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    let handle = m.receipt_handle()?;
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
                         .receipt_handle(handle)
-                        .send()
-                        .await
-                        .unwrap_or_else(|e| panic!("delete from {}: {}", queue.url, ctx(&e)));
-                }
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let deleted = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&queue.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("delete from {}: {}", queue.url, ctx(&e)));
+            assert!(
+                deleted.failed().is_empty(),
+                "delete from {}: {:?}",
+                queue.url,
+                deleted.failed()
+            );
+            for m in messages {
                 let system = m.attributes.clone().unwrap_or_default();
                 let attributes: BTreeMap<String, String> = m
                     .message_attributes
