@@ -388,3 +388,43 @@ pub(crate) fn ctx<E: std::error::Error>(e: &E) -> String {
     }
     text
 }
+
+/// A queue drained in the background while a test runs ([`Aws::collect`]). moto scans
+/// every message of a queue on each receive, so a queue left to fill with thousands of
+/// messages (the bus rule's target under the fault test's retries) takes minutes to
+/// read at the end; read as it fills, it stays short.
+pub struct Collector {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<Received>>,
+}
+
+impl Aws {
+    /// Starts draining `queue` ([`Aws::drain`]) every 200 ms until [`Collector::finish`].
+    pub fn collect(&self, queue: &Queue) -> Collector {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (aws, queue, stopping) = (self.clone(), queue.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut all = Vec::new();
+            while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                all.extend(aws.drain(&queue).await);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            all
+        });
+        Collector { stop, task }
+    }
+}
+
+impl Collector {
+    /// Stops the background drain and returns every message it read plus whatever the
+    /// queue still holds, in arrival order. Panics if the drain panicked.
+    pub async fn finish(self, aws: &Aws, queue: &Queue) -> Vec<Received> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut all = match self.task.await {
+            Ok(all) => all,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        all.extend(aws.drain(queue).await);
+        all
+    }
+}

@@ -153,8 +153,9 @@ impl Stack {
     }
 }
 
-/// `messages`, once each body and its attributes pass `schemas/`.
-fn checked(messages: Vec<Received>) -> Vec<Received> {
+/// `messages` (the function published them), once each body and its attributes pass
+/// `schemas/`.
+pub fn checked(messages: Vec<Received>) -> Vec<Received> {
     for m in &messages {
         schema::message(&m.json(), &m.attributes);
     }
