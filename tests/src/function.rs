@@ -24,14 +24,14 @@ pub fn webhook_bin() -> PathBuf {
     };
     if !path.is_file() {
         panic!(
-            "webhook binary not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
+            "webhook binary not found: run the end-to-end tests with `make e2e` (scripts/e2e), which builds them first, or run `scripts/build-binaries` before [looked at {}]",
             path.display()
         );
     }
     if explicit.is_none() {
         if let Some(newer) = newer_source(&path) {
             panic!(
-                "webhook binary is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
+                "webhook binary is older than {}: run the end-to-end tests with `make e2e` (scripts/e2e), which builds them first, or run `scripts/build-binaries` before",
                 newer.display()
             );
         }
