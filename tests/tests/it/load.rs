@@ -328,6 +328,7 @@ const QUEUE_DEADLINE_MS: u64 = 150;
 /// Sends every planned delivery; with `deadline_ms`, through functions with the redrive
 /// queue and that deadline, drained by an event source mapping as the queue fills.
 async fn run(deadline_ms: Option<u64>) {
+    let deliveries = deliveries();
     let started = Instant::now();
     let stack = Arc::new(Stack::new().await);
     // Without the queue, every delivery also goes to an event bus (docs/contract.md §10).
@@ -346,7 +347,6 @@ async fn run(deadline_ms: Option<u64>) {
     }
     let poller = deadline_ms
         .map(|_| EventSourceMapping::new(&stack.res.redrive_queue).spawn(stack.aws.clone(), functions.clone()));
-    let deliveries = deliveries();
     let planned: Arc<Vec<Planned>> = Arc::new((0..deliveries).map(plan).collect());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let answers: Arc<Mutex<Vec<Answer>>> = Arc::new(Mutex::new(Vec::new()));
