@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
 # REHEARSAL_TEMPLATE: rehearse a scratch copy (e.g. to watch a widened policy fail), or
@@ -37,33 +37,13 @@ ARTIFACT_BUCKET = "rehearsal-artifacts"
 ARTIFACT_KEY = "webhook.zip"
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form intrinsics (!Ref, !Sub, !GetAtt, ...)."""
-
-
-def _intrinsic(loader: _Loader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        return {"Fn::GetAtt": value.split(".", 1)}
-    return {"Fn::" + suffix: value}
-
-
-_Loader.add_multi_constructor("!", _intrinsic)
-
-
 def load_sam(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The SAM template as data, with CodeUri pointing at the packaged artifact."""
-    with open(path, encoding="utf-8") as f:
-        template = yaml.load(f, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    """The SAM template as data, with CodeUri pointing at the packaged artifact.
+
+    Parsed with aws-sam-translator's own YAML loader (samtranslator.yaml_helper), which turns
+    CloudFormation's short-form intrinsics (!Ref, !Sub, !GetAtt, ...) into their long form.
+    """
+    template = yaml_parse(Path(path).read_text(encoding="utf-8"))
     fn = template["Resources"]["WebhookFunction"]["Properties"]
     fn["CodeUri"] = f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}"
     return template

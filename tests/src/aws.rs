@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
 
 /// Fake credentials: moto accepts anything.
 pub const ACCESS_KEY_ID: &str = "e2e-fake-access-key";
@@ -314,16 +314,35 @@ impl Aws {
             if messages.is_empty() {
                 return all;
             }
-            for m in messages {
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&queue.url)
+            // One DeleteMessageBatch per receive: moto looks a receipt handle up among
+            // every message of the queue, so ten single deletes cost ten such scans.
+            let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    let handle = m.receipt_handle()?;
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
                         .receipt_handle(handle)
-                        .send()
-                        .await
-                        .unwrap_or_else(|e| panic!("delete from {}: {}", queue.url, ctx(&e)));
-                }
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let deleted = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&queue.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("delete from {}: {}", queue.url, ctx(&e)));
+            assert!(
+                deleted.failed().is_empty(),
+                "delete from {}: {:?}",
+                queue.url,
+                deleted.failed()
+            );
+            for m in messages {
                 let system = m.attributes.clone().unwrap_or_default();
                 let attributes: BTreeMap<String, String> = m
                     .message_attributes
@@ -368,4 +387,44 @@ pub(crate) fn ctx<E: std::error::Error>(e: &E) -> String {
         source = s.source();
     }
     text
+}
+
+/// A queue drained in the background while a test runs ([`Aws::collect`]). moto scans
+/// every message of a queue on each receive, so a queue left to fill with thousands of
+/// messages (the bus rule's target under the fault test's retries) takes minutes to
+/// read at the end; read as it fills, it stays short.
+pub struct Collector {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<Received>>,
+}
+
+impl Aws {
+    /// Starts draining `queue` ([`Aws::drain`]) every 200 ms until [`Collector::finish`].
+    pub fn collect(&self, queue: &Queue) -> Collector {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (aws, queue, stopping) = (self.clone(), queue.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut all = Vec::new();
+            while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                all.extend(aws.drain(&queue).await);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            all
+        });
+        Collector { stop, task }
+    }
+}
+
+impl Collector {
+    /// Stops the background drain and returns every message it read plus whatever the
+    /// queue still holds, in arrival order. Panics if the drain panicked.
+    pub async fn finish(self, aws: &Aws, queue: &Queue) -> Vec<Received> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut all = match self.task.await {
+            Ok(all) => all,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        all.extend(aws.drain(queue).await);
+        all
+    }
 }

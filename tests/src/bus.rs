@@ -4,7 +4,7 @@
 use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{json, Value};
 
-use crate::aws::{Queue, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+use crate::aws::{Queue, Received, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
 use crate::{schema, Stack};
 
 /// A bus with two rules: every `extracta.ai` event to `all`, and the `classification.`
@@ -84,7 +84,12 @@ impl EventBus {
 /// Every event a rule's target `queue` received so far (removes them), each checked
 /// against the schemas, in arrival order.
 pub async fn events(stack: &Stack, queue: &Queue) -> Vec<Value> {
-    let received = stack.aws.drain(queue).await;
+    checked_events(&stack.aws.drain(queue).await)
+}
+
+/// The EventBridge events in `received` (a rule target's messages), each checked against
+/// the schemas, in order.
+pub fn checked_events(received: &[Received]) -> Vec<Value> {
     received
         .iter()
         .map(|m| {

@@ -11,25 +11,8 @@ use tokio::process::Command;
 use tokio::sync::{oneshot, watch};
 
 use crate::aws::{Resources, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
-use crate::events::{HttpResponse, Request, SECRET};
+use crate::requests::{HttpResponse, Request, SECRET};
 use crate::runtime_api::{Outcome, RuntimeApi, INVOKE_TIMEOUT};
-
-/// The function's own configuration variables (docs/contract.md §6), cleared from the inherited
-/// environment before each start.
-pub const CONFIG_VARS: &[&str] = &[
-    "RESULTS_BUCKET",
-    "RESULTS_PREFIX",
-    "CONFIRMED_TOPIC_ARN",
-    "FAILED_TOPIC_ARN",
-    "EXTRACTA_WEBHOOK_SECRET",
-    "EXTRACTA_WEBHOOK_SECRET_ARN",
-    "ALLOW_UNSIGNED",
-    "MAX_BODY_BYTES",
-    "MAX_CONCURRENCY",
-    "REDRIVE_QUEUE_URL",
-    "ACK_DEADLINE_MS",
-    "SECRET_REFRESH_INTERVAL_MS",
-];
 
 /// Where the binary under test is: `WEBHOOK_BIN`, else `$CARGO_TARGET_DIR` (or the
 /// workspace's `target`) `/debug/webhook`. Panics when it does not exist.
@@ -41,14 +24,14 @@ pub fn webhook_bin() -> PathBuf {
     };
     if !path.is_file() {
         panic!(
-            "webhook binary not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
+            "webhook binary not found: run the end-to-end tests with `make e2e` (scripts/e2e), which builds them first, or run `scripts/build-binaries` before [looked at {}]",
             path.display()
         );
     }
     if explicit.is_none() {
         if let Some(newer) = newer_source(&path) {
             panic!(
-                "webhook binary is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
+                "webhook binary is older than {}: run the end-to-end tests with `make e2e` (scripts/e2e), which builds them first, or run `scripts/build-binaries` before",
                 newer.display()
             );
         }

@@ -1,29 +1,31 @@
 //! Harness for the end-to-end tests (moto, the runtime API emulator, signed events).
 //!
 //! The tests drive the real `webhook` binary the way Lambda does: a [`runtime_api`]
-//! emulator hands it API Gateway / Function URL / ALB events built by [`events`], the
+//! emulator hands it API Gateway / Function URL / ALB events built by [`requests`], the
 //! binary writes to a shared [`moto`] server (S3, SNS, SQS, Secrets Manager), and the
 //! tests read the results back through [`aws`]. A [`proxy`] in front of moto makes S3
 //! or SNS unreachable on demand, delays or fails requests by path, and counts the calls
-//! that pass (e.g. Secrets Manager reads). The [`redrive`] module plays Lambda's SQS
-//! event source mapping: it hands the redrive queue's messages to the binary as SQS
-//! events and deletes what completed. [`expect`] computes the values the contract
+//! that pass (e.g. Secrets Manager reads). The [`redrive`] module runs Lambda's SQS
+//! event source mapping (local-gateway's, the one `make run` uses) on a test's redrive
+//! queue: it hands the queue's messages to the binary as SQS events and deletes what
+//! completed. [`expect`] computes the values the contract
 //! promises (keys, event ids) with code of its own, independent of the code under test.
 //!
-//! Run: `scripts/dev-setup` (moto into `.venv`), `scripts/build-binaries`, then
-//! `cargo test --workspace --all-features` (`--test harness` for the self-tests, `--test contract` for the
-//! contract). `WEBHOOK_BIN=/path/to/webhook` tests another build of the binary.
+//! Run: `make e2e` (scripts/e2e: moto into `.venv`, the binaries, then every group of the
+//! `it` test binary, tests/tests/it, side by side), or one group:
+//! `scripts/e2e contract`. Plain `cargo test` at the root leaves this crate out (it is not a
+//! default member). `WEBHOOK_BIN=/path/to/webhook` tests another build of the binary.
 #![forbid(unsafe_code)]
 
 pub mod aws;
 pub mod bus;
-pub mod events;
 pub mod expect;
 pub mod function;
 pub mod moto;
 pub mod overload;
 pub mod proxy;
 pub mod redrive;
+pub mod requests;
 pub mod schema;
 
 /// The Lambda Runtime API emulator, shared with `local-gateway` (tools/local-gateway).
@@ -33,10 +35,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use aws::{Aws, Received, Resources, StoredObject};
-pub use events::{Delivery, HttpResponse, Request, Source, SECRET};
 pub use function::{ExitReport, Function, FunctionConfig};
 pub use proxy::FaultProxy;
-pub use redrive::{EventSourceMapping, QueueMessage};
+pub use redrive::{EventSourceMapping, JsonBody, QueueMessage};
+pub use requests::{Delivery, HttpResponse, Request, Source, SECRET};
 pub use runtime_api::{Outcome, RuntimeApi};
 
 /// The workspace root (the parent of this crate's directory).
@@ -151,8 +153,9 @@ impl Stack {
     }
 }
 
-/// `messages`, once each body and its attributes pass `schemas/`.
-fn checked(messages: Vec<Received>) -> Vec<Received> {
+/// `messages` (the function published them), once each body and its attributes pass
+/// `schemas/`.
+pub fn checked(messages: Vec<Received>) -> Vec<Received> {
     for m in &messages {
         schema::message(&m.json(), &m.attributes);
     }

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::events::entry_text;
 use crate::expect::{component, event_id, file_key, DEFAULT_PREFIX};
 use crate::proxy::{Action, FaultProxy, PathFilter, Rule, Throttle};
+use crate::requests::entry_text;
 use crate::{moto, Delivery, EventSourceMapping, Function, Stack};
 
 /// The events a run cycles through: two that publish, two that do not.

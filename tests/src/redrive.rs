@@ -1,70 +1,35 @@
 //! The redrive queue's side of automatic completion (docs/contract.md §8): SQS events shaped
 //! like the ones Lambda's event source mapping sends, and an [`EventSourceMapping`] that
 //! polls a queue, invokes the function with each batch through the runtime API emulator and
-//! deletes what completed, as Lambda does with `ReportBatchItemFailures`.
-use std::collections::BTreeMap;
+//! deletes what completed, as Lambda does with `ReportBatchItemFailures`. The mapping itself
+//! is `local-gateway`'s ([`local_gateway::event_source_mapping`], what `make run` runs); this
+//! module points it at a test's queue and function, and fails the test where the function
+//! answers anything but a partial batch response.
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::aws::{ctx, Aws, Queue, REGION};
 use crate::runtime_api::Outcome;
 use crate::Function;
 
-/// A message received from a queue and not yet deleted.
-#[derive(Clone, Debug)]
-pub struct QueueMessage {
-    /// `MessageId`.
-    pub message_id: String,
-    /// The receipt handle of this receive.
-    pub receipt_handle: String,
-    /// The body, as sent.
-    pub body: String,
-    /// `MD5OfBody`, as SQS computed it.
-    pub md5_of_body: String,
-    /// System attributes (`ApproximateReceiveCount`, `SentTimestamp`, ...).
-    pub attributes: BTreeMap<String, String>,
+pub use local_gateway::event_source_mapping::{batch_item_failures, Batch, QueueMessage};
+
+/// A queue message's body parsed as JSON.
+pub trait JsonBody {
+    /// The body parsed as JSON (panics otherwise).
+    fn json(&self) -> Value;
 }
 
-impl QueueMessage {
-    /// The body parsed as JSON (panics otherwise).
-    pub fn json(&self) -> Value {
+impl JsonBody for QueueMessage {
+    fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("queue message is not JSON ({e}): {}", self.body))
-    }
-
-    /// `ApproximateReceiveCount` (1 on the first receive).
-    pub fn receive_count(&self) -> u32 {
-        self.attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1)
-    }
-
-    /// The SQS record Lambda's event source mapping puts in `Records` for this message.
-    pub fn record(&self, queue: &Queue) -> Value {
-        let attributes: Map<String, Value> = self
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        json!({
-            "messageId": self.message_id,
-            "receiptHandle": self.receipt_handle,
-            "body": self.body,
-            "attributes": attributes,
-            "messageAttributes": {},
-            "md5OfBody": self.md5_of_body,
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue.arn,
-            "awsRegion": REGION,
-        })
     }
 }
 
 /// The SQS event for a batch of `messages` received from `queue`.
 pub fn sqs_event(queue: &Queue, messages: &[QueueMessage]) -> Value {
-    json!({ "Records": messages.iter().map(|m| m.record(queue)).collect::<Vec<_>>() })
+    local_gateway::event_source_mapping::sqs_event(&queue.arn, REGION, messages)
 }
 
 /// What the function answered to an SQS event.
@@ -78,8 +43,14 @@ pub struct BatchResponse {
 
 /// Invokes `f` with an SQS `event` and reads its partial batch response. Panics, with the
 /// function's output, when it fails the invocation or answers anything but
-/// `{"batchItemFailures": [{"itemIdentifier": "..."}, ...]}`.
+/// `{"batchItemFailures": [{"itemIdentifier": "..."}, ...]}` listing records of the event.
 pub async fn invoke_sqs(f: &Function, event: Value) -> BatchResponse {
+    let event_ids: Vec<String> = event["Records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["messageId"].as_str().map(str::to_owned))
+        .collect();
     let raw = match f.invoke(event).await {
         Outcome::Response(v) => v,
         Outcome::Error(e) => panic!(
@@ -87,18 +58,8 @@ pub async fn invoke_sqs(f: &Function, event: Value) -> BatchResponse {
             f.output()
         ),
     };
-    let Some(list) = raw.get("batchItemFailures").and_then(Value::as_array) else {
-        panic!("an SQS invocation must answer {{\"batchItemFailures\": [..]}}, got {raw}");
-    };
-    let failures = list
-        .iter()
-        .map(|item| {
-            item.get("itemIdentifier")
-                .and_then(Value::as_str)
-                .unwrap_or_else(|| panic!("batch item failure without a string itemIdentifier: {raw}"))
-                .to_owned()
-        })
-        .collect();
+    let ids: Vec<&str> = event_ids.iter().map(String::as_str).collect();
+    let failures = batch_item_failures(&raw, &ids).unwrap_or_else(|why| panic!("{why}"));
     BatchResponse { failures, raw }
 }
 
@@ -119,34 +80,11 @@ impl Aws {
     /// Receives up to `max` (at most 10) visible messages from `queue`, hiding them for
     /// `visibility` seconds; nothing is deleted.
     pub async fn receive(&self, queue: &Queue, max: i32, visibility: i32) -> Vec<QueueMessage> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(max)
-            .wait_time_seconds(0)
-            .visibility_timeout(visibility)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
+        EventSourceMapping::new(queue)
+            .mapping
+            .receive(&self.sqs, max, Some(visibility))
             .await
-            .unwrap_or_else(|e| panic!("receive from {}: {}", queue.url, ctx(&e)));
-        out.messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| QueueMessage {
-                message_id: m.message_id.clone().unwrap_or_default(),
-                receipt_handle: m.receipt_handle.clone().unwrap_or_default(),
-                body: m.body.clone().unwrap_or_default(),
-                md5_of_body: m.md5_of_body.clone().unwrap_or_default(),
-                attributes: m
-                    .attributes
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v))
-                    .collect(),
-            })
-            .collect()
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Every visible message on `queue`, received (hidden for 30 s) and deleted.
@@ -199,33 +137,6 @@ impl Aws {
     }
 }
 
-/// What one poll of an [`EventSourceMapping`] did.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    /// The messages it received and handed to the function.
-    pub messages: Vec<QueueMessage>,
-    /// The function's answer.
-    pub response: BatchResponse,
-    /// Messages it gave up on (receive count reached the limit): removed from the queue,
-    /// as SQS moves them to a dead-letter queue.
-    pub dead: Vec<QueueMessage>,
-}
-
-impl Batch {
-    /// The message ids the function listed as failed.
-    pub fn failed(&self) -> &[String] {
-        &self.response.failures
-    }
-
-    /// The messages that completed (received and not listed).
-    pub fn completed(&self) -> Vec<&QueueMessage> {
-        self.messages
-            .iter()
-            .filter(|m| !self.response.failures.contains(&m.message_id))
-            .collect()
-    }
-}
-
 /// Everything an [`EventSourceMapping::drain`] did.
 #[derive(Clone, Debug, Default)]
 pub struct Drained {
@@ -241,7 +152,7 @@ impl Drained {
 
     /// Every failure the function listed (a message id once per failed attempt).
     pub fn failures(&self) -> Vec<&String> {
-        self.batches.iter().flat_map(|b| b.failed()).collect()
+        self.batches.iter().flat_map(|b| b.failures.iter()).collect()
     }
 
     /// Messages given up on (sent to the "dead-letter queue").
@@ -250,72 +161,62 @@ impl Drained {
     }
 }
 
-/// Lambda's SQS event source mapping with `ReportBatchItemFailures`, played by the test:
-/// receives a batch, invokes the function with it, deletes the records it did not list
-/// and makes the listed ones visible again (a short visibility timeout), up to a receive
-/// limit after which a record counts as dead-lettered.
+/// Lambda's SQS event source mapping with `ReportBatchItemFailures`
+/// ([`local_gateway::EventSourceMapping`]) on a test's queue: receives a batch, invokes the
+/// function with it, deletes the records it did not list and makes the listed ones visible
+/// again at once (a short visibility timeout), up to a receive limit after which a record
+/// counts as dead-lettered.
 #[derive(Clone, Debug)]
 pub struct EventSourceMapping {
-    /// The queue polled.
-    pub queue: Queue,
-    /// Records per invocation (at most 10, like a standard queue's receive).
-    pub batch_size: i32,
-    /// Receives after which a failing record is given up on (`maxReceiveCount`).
-    pub max_receives: u32,
+    mapping: local_gateway::EventSourceMapping,
 }
 
 impl EventSourceMapping {
-    /// A mapping for `queue`: batches of 10, receive limit 5.
+    /// A mapping for `queue`: batches of 10, receive limit 5, no long polling, records
+    /// hidden for 120 s while the function handles them.
     pub fn new(queue: &Queue) -> Self {
-        EventSourceMapping {
-            queue: queue.clone(),
-            batch_size: 10,
-            max_receives: 5,
-        }
+        let mut mapping = local_gateway::EventSourceMapping::new(&queue.url, &queue.arn, REGION);
+        mapping.batch_size = 10;
+        mapping.wait_seconds = 0;
+        // Long enough for a batch of ten through a function slowed by fault proxies on a
+        // busy machine: a record whose visibility ran out would be received twice.
+        mapping.visibility_seconds = Some(120);
+        mapping.retry_at_once = true;
+        mapping.max_receives = Some(5);
+        EventSourceMapping { mapping }
     }
 
     /// Sets the batch size.
     pub fn batch_size(mut self, n: i32) -> Self {
-        self.batch_size = n;
+        self.mapping.batch_size = n;
         self
     }
 
     /// Sets the receive limit.
     pub fn max_receives(mut self, n: u32) -> Self {
-        self.max_receives = n;
+        self.mapping.max_receives = Some(n);
         self
     }
 
-    /// One poll: `None` when the queue had nothing visible.
+    /// One poll: `None` when the queue had nothing visible. Panics, with the function's
+    /// output, when the function failed the invocation or answered anything but a partial
+    /// batch response of this batch's records.
     pub async fn poll(&self, aws: &Aws, f: &Function) -> Option<Batch> {
-        let messages = aws.receive(&self.queue, self.batch_size, 30).await;
-        if messages.is_empty() {
-            return None;
-        }
-        let response = invoke_sqs(f, sqs_event(&self.queue, &messages)).await;
-        let known: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
-        for id in &response.failures {
-            assert!(
-                known.contains(&id.as_str()),
-                "batchItemFailures lists {id:?}, not a record of this batch {known:?}"
-            );
-        }
-        let mut dead = Vec::new();
-        for m in &messages {
-            if !response.failures.contains(&m.message_id) {
-                aws.delete_message(&self.queue, &m.receipt_handle).await;
-            } else if m.receive_count() >= self.max_receives {
-                aws.delete_message(&self.queue, &m.receipt_handle).await;
-                dead.push(m.clone());
-            } else {
-                aws.release(&self.queue, &m.receipt_handle).await;
+        let invoke = |event| async move {
+            match f.invoke(event).await {
+                Outcome::Response(answer) => Ok(answer),
+                Outcome::Error(error) => Err(error.to_string()),
             }
+        };
+        let batch = self
+            .mapping
+            .poll(&aws.sqs, invoke)
+            .await
+            .unwrap_or_else(|e| panic!("the event source mapping: {e}"))?;
+        if let Some(why) = &batch.invalid {
+            panic!("{why}\n--- output ---\n{}", f.output());
         }
-        Some(Batch {
-            messages,
-            response,
-            dead,
-        })
+        Some(batch)
     }
 
     /// Polls until the queue is empty (every record completed or given up on).
@@ -379,9 +280,9 @@ impl EventSourceMapping {
                             empty_after_stop = 0;
                             stats.batches += 1;
                             stats.completed += b.completed().len();
-                            stats.failures += b.failed().len();
+                            stats.failures += b.failures.len();
                             stats.dead += b.dead.len();
-                            if !b.failed().is_empty() {
+                            if !b.failures.is_empty() {
                                 tokio::time::sleep(Duration::from_millis(200)).await;
                             }
                         }

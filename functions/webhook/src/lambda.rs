@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn http_events_decode_exactly_as_lambda_http_decodes_them() {
         // GIVEN every sample event of the project, and events made to sit between shapes
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lambda-events");
         let mut texts = Vec::new();
         for source in ["http-api", "rest-api", "function-url", "alb"] {
             for entry in std::fs::read_dir(dir.join(source)).unwrap() {

@@ -1,6 +1,6 @@
-//! Every sample event in `events/` (what users feed to `cargo lambda invoke` and
+//! Every sample event in `lambda-events/` (what users feed to `cargo lambda invoke` and
 //! `sam local invoke`) through the function's own event decoding and handler, on the
-//! in-memory ports, with the answer `events/README.md` says it gets: so the samples cannot
+//! in-memory ports, with the answer `lambda-lambda-events/README.md` says it gets: so the samples cannot
 //! go stale without this test failing.
 #![allow(clippy::unwrap_used)]
 
@@ -21,11 +21,11 @@ use webhook::handler::{Handler, IncomingBody, Redrive};
 use webhook::lambda::{serve, Invocation};
 use webhook::secrets::Keys;
 
-/// The documented local secret the samples are signed with (events/README.md).
+/// The documented local secret the samples are signed with (lambda-events/README.md).
 const SECRET: &str = "E_AI_K_local-dev-secret-not-real";
 
 fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lambda-events")
 }
 
 fn handler() -> Handler<Arc<Memory>, Arc<Memory>, NoBus, Arc<Memory>> {
@@ -48,7 +48,7 @@ fn handler() -> Handler<Arc<Memory>, Arc<Memory>, NoBus, Arc<Memory>> {
     }
 }
 
-/// What events/README.md says a sample gets: status, then file objects and messages.
+/// What lambda-events/README.md says a sample gets: status, then file objects and messages.
 fn expected(source: &str, name: &str) -> (u16, usize, usize) {
     match name {
         "confirmed-bad-signature" | "confirmed-unsigned" => (401, 0, 0),
@@ -73,7 +73,7 @@ async fn every_sample_event_gets_the_answer_its_readme_promises() {
     let mut seen = 0;
     for source in ["http-api", "rest-api", "function-url", "alb"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir().join(source))
-            .unwrap_or_else(|e| panic!("events/{source}: {e}"))
+            .unwrap_or_else(|e| panic!("lambda-events/{source}: {e}"))
             .map(|e| e.unwrap().path())
             .collect();
         files.sort();

@@ -29,7 +29,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use local_gateway::{Outcome, RuntimeApi};
+use local_gateway::{EventSourceMapping, Outcome, RuntimeApi};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -187,11 +187,12 @@ async fn run(listen: SocketAddr) -> Result<(), String> {
 }
 
 /// Lambda's SQS event source mapping for the redrive queue, as the template configures it
-/// (one record per batch, `ReportBatchItemFailures`): a record the function lists as failed
-/// is not deleted, so it comes back after the queue's visibility timeout, and the queue's
-/// redrive policy moves it to the dead-letter queue after its receive limit.
+/// (one record per batch, `ReportBatchItemFailures`; [`local_gateway::EventSourceMapping`]):
+/// a record the function lists as failed is not deleted, so it comes back after the queue's
+/// visibility timeout, and the queue's redrive policy moves it to the dead-letter queue
+/// after its receive limit.
 async fn event_source_mapping(api: Arc<RuntimeApi>, queue: String) {
-    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+    use aws_sdk_sqs::types::QueueAttributeName;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let arn = sqs
@@ -207,79 +208,37 @@ async fn event_source_mapping(api: Arc<RuntimeApi>, queue: String) {
                 .cloned()
         })
         .unwrap_or_default();
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let mapping = EventSourceMapping::new(&queue, &arn, &region);
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(1)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages().to_vec(),
-            Err(e) => {
-                let cause = aws_sdk_sqs::error::DisplayErrorContext(&e);
-                eprintln!("local-gateway: receiving from the redrive queue failed: {cause}");
-                Vec::new()
+        let invoke = |event| async {
+            match api.invoke(event, INTEGRATION_TIMEOUT).await {
+                Some(Outcome::Response(answer)) => Ok(answer),
+                Some(Outcome::Error(error)) => Err(error.to_string()),
+                None => Err(format!("no answer within {INTEGRATION_TIMEOUT:?}")),
             }
         };
-        if messages.is_empty() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                let attributes: BTreeMap<String, String> = m
-                    .attributes()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                    .collect();
-                json!({
-                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                    "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
-                    "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": sdk.region().map(|r| r.to_string()),
-                })
-            })
-            .collect();
-        let failed: Vec<String> = match api.invoke(json!({ "Records": records }), INTEGRATION_TIMEOUT).await {
-            Some(Outcome::Response(answer)) => answer["batchItemFailures"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                .collect(),
-            Some(Outcome::Error(error)) => {
-                eprintln!("local-gateway: the redrive invocation failed: {error}");
-                messages
-                    .iter()
-                    .filter_map(|m| m.message_id().map(str::to_owned))
-                    .collect()
-            }
-            None => {
-                eprintln!("local-gateway: the redrive invocation gave no answer within {INTEGRATION_TIMEOUT:?}");
-                messages
-                    .iter()
-                    .filter_map(|m| m.message_id().map(str::to_owned))
-                    .collect()
-            }
-        };
-        for m in &messages {
-            let id = m.message_id().unwrap_or_default();
-            if failed.iter().any(|f| f == id) {
-                eprintln!("local-gateway: redrive {id} -> not completed; SQS retries it after its visibility timeout");
+        let batch = match mapping.poll(&sqs, invoke).await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-            eprintln!("local-gateway: redrive {id} -> completed");
-            if let Some(handle) = m.receipt_handle() {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(&queue)
-                    .receipt_handle(handle)
-                    .send()
-                    .await;
+            Err(e) => {
+                eprintln!("local-gateway: the redrive queue: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        if let Some(why) = &batch.invalid {
+            eprintln!("local-gateway: the redrive invocation failed: {why}");
+        }
+        for m in &batch.messages {
+            let id = &m.message_id;
+            if batch.failures.contains(id) {
+                eprintln!("local-gateway: redrive {id} -> not completed; SQS retries it after its visibility timeout");
+            } else {
+                eprintln!("local-gateway: redrive {id} -> completed");
             }
         }
     }

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::{digest, hmac};
 use bytes::Bytes;
 use e2e::bus::EventBus;
-use e2e::events::{entry_text, Delivery};
+use e2e::requests::{entry_text, Delivery};
 use e2e::{HttpResponse, Outcome, RuntimeApi, SECRET};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

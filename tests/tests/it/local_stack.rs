@@ -45,14 +45,14 @@ fn built_bin(name: &str, sources: &[&str]) -> PathBuf {
     let bin = e2e::target_dir().join("debug").join(name);
     let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
         panic!(
-            "{name} not found: run `scripts/build-binaries` first (scripts/test and make run do) [looked at {}]",
+            "{name} not found: run the end-to-end tests with `make e2e` (scripts/e2e), which builds them first, or run `scripts/build-binaries` before [looked at {}]",
             bin.display()
         )
     });
     let dirs: Vec<PathBuf> = sources.iter().map(|d| root.join(d)).collect();
     if let Some(newer) = newer_source(built, &dirs) {
         panic!(
-            "{name} is older than {}: run `scripts/build-binaries` first (scripts/test and make run do)",
+            "{name} is older than {}: run the end-to-end tests with `make e2e` (scripts/e2e), which builds them first, or run `scripts/build-binaries` before",
             newer.display()
         );
     }

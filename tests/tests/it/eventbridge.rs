@@ -10,9 +10,9 @@
 
 use e2e::aws::{Queue, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
 use e2e::bus::EventBus;
-use e2e::events::entry_text;
 use e2e::proxy::{Action, Mode, PathFilter, Rule};
-use e2e::{Delivery, FaultProxy, FunctionConfig, Stack};
+use e2e::requests::entry_text;
+use e2e::{Delivery, FaultProxy, FunctionConfig, JsonBody as _, Stack};
 use serde_json::{json, Value};
 
 /// A stack plus an event bus with two rules (see [`EventBus`]).

@@ -58,7 +58,7 @@ async fn run(level: Option<&str>) {
     let (rsp, _) = fx.send(&d.unsigned().signature(wrong)).await;
     rsp.assert_error(401);
     sent.push((rsp, "extraction.confirmed"));
-    let other = e2e::events::sign(SECRET, b"[other bytes]");
+    let other = e2e::requests::sign(SECRET, b"[other bytes]");
     signatures.push(other.clone());
     let (rsp, _) = fx.send(&d.unsigned().signature(&other)).await;
     rsp.assert_error(401);

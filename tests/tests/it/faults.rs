@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::bus::EventBus;
-use e2e::events::entry_text;
 use e2e::expect::{event_id, file_key, DEFAULT_PREFIX};
 use e2e::proxy::Mode;
+use e2e::requests::entry_text;
 use e2e::{moto, Delivery, FaultProxy, Function, Stack};
 use serde_json::Value;
 
@@ -354,6 +354,15 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
         })
     };
 
+    // The topics' queues and the bus rule's target are read as they fill (retries and
+    // redrives put thousands of events under a busy machine's longer chaos; moto reads a
+    // long queue slowly).
+    let collecting = [
+        stack.aws.collect(&stack.res.confirmed_queue),
+        stack.aws.collect(&stack.res.failed_queue),
+        stack.aws.collect(&bus.all),
+    ];
+
     // The event source mapping: polls while the senders send, into the same processes
     // (one invocation at a time each), until the senders are done and the queue is empty.
     let poller = EventSourceMapping::new(&stack.res.redrive_queue)
@@ -394,12 +403,16 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
     let other: Vec<_> = first.iter().filter(|(_, s)| **s != 200 && **s != 202).collect();
     assert!(other.is_empty(), "only 200 or 202 with a queue: {other:?}");
     let queued = first.values().filter(|s| **s == 202).count();
+    let [confirmed, failed, bus_events] = collecting;
+    let confirmed = e2e::checked(confirmed.finish(&stack.aws, &stack.res.confirmed_queue).await);
+    let failed = e2e::checked(failed.finish(&stack.aws, &stack.res.failed_queue).await);
+    let bus_events = bus_events.finish(&stack.aws, &bus.all).await;
 
     // Every delivery is complete, every message there with its eventId, nothing else.
     let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut total_messages = 0;
-    for confirmed in [true, false] {
-        for m in drain(&stack, confirmed).await {
+    for received in [confirmed, failed] {
+        for m in received.iter().map(|m| m.json()) {
             total_messages += 1;
             let key = m["s3"]["key"].as_str().unwrap_or_default().to_owned();
             by_key
@@ -417,7 +430,7 @@ async fn outages_with_a_queue_complete_every_delivery_without_a_resend() {
         .iter()
         .flat_map(|p| p.files.iter().map(|(_, raw)| event_id(p.event, raw.as_bytes())))
         .collect();
-    let events = bus.events(&stack, &bus.all).await;
+    let events = e2e::bus::checked_events(&bus_events);
     let event_ids: BTreeSet<String> = events
         .iter()
         .map(|e| e["detail"]["eventId"].as_str().unwrap_or_default().to_owned())

@@ -1,6 +1,6 @@
 //! docs/contract.md §2: who may deliver: signatures, rotation, the `E_AI_K_` prefix, rule (b),
 //! `ALLOW_UNSIGNED` and the Secrets Manager secret.
-use e2e::events::{sign, sign_with_key, Source};
+use e2e::requests::{sign, sign_with_key, Source};
 use e2e::Delivery;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! rule and per failure path, against the real binary, moto and the runtime emulator.
 //!
 //! Every test has its own bucket, topics, queues and `webhook` process; the moto server
-//! is shared by the whole binary. Build the binary first: `cargo build -p webhook`.
+//! is shared by the group (see `main.rs`). Build the binaries first: `scripts/build-binaries`.
 
 mod concurrency;
 mod erase;
@@ -19,8 +19,8 @@ mod startup;
 
 use std::collections::BTreeMap;
 
-use e2e::events::entry_text;
 use e2e::expect::{component, event_id, file_key, Window, DEFAULT_PREFIX};
+use e2e::requests::entry_text;
 use e2e::{Delivery, Function, FunctionConfig, HttpResponse, Received, Request, Stack};
 use serde_json::{json, Value};
 

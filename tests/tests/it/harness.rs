@@ -5,10 +5,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use e2e::events::{sign, sign_with_key, Request, Source};
 use e2e::expect::{component, event_id, sha256_hex};
 use e2e::function::run_to_exit;
 use e2e::proxy::Mode;
+use e2e::requests::{sign, sign_with_key, Request, Source};
 use e2e::{moto, Aws, Delivery, FaultProxy, Function, Outcome, RuntimeApi, Stack};
 use lambda_http::request::RequestContext;
 use lambda_http::Body;

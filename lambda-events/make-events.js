@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes the sample Lambda events under events/ (run: `node events/make-events.js`).
+// Writes the sample Lambda events under lambda-events/ (run: `node lambda-events/make-events.js`).
 //
 // Each event carries a body {"event": ..., "result": [FileEntry, ...]} exactly as
 // Extracta.ai sends it (JSON.stringify of the payload) and an x-webhook-signature

@@ -1,4 +1,4 @@
-//! Security checks the contract tests (tests/contract) do not already make: replayed
+//! Security checks the contract tests (tests/tests/it/contract) do not already make: replayed
 //! signatures, repeated and look-alike signature headers, oversized headers, deeply
 //! nested JSON, and hostile ids. The rest (forged, truncated, wrong-secret signatures,
 //! header case, 413, traversal ids, refusal to start without a secret) lives in
@@ -7,7 +7,7 @@
 //! Build the binaries first: `scripts/build-binaries`.
 #![allow(clippy::unwrap_used)]
 
-use e2e::events::{entry_text, sign, Source, SIGNATURE_HEADER};
+use e2e::requests::{entry_text, sign, Source, SIGNATURE_HEADER};
 use e2e::{Delivery, Function, Request, Stack, SECRET};
 
 struct Fx {

@@ -1,4 +1,4 @@
-//! Bounded load: 2,000 signed deliveries of every kind and size, from concurrent senders,
+//! Bounded load: signed deliveries of every kind and size, from concurrent senders,
 //! through four `webhook` processes (each with its own runtime API emulator) into one
 //! moto. Nothing may be lost: every answer 200, every object stored with the exact bytes,
 //! every SNS message delivered once per file (the set of eventIds checked through SQS).
@@ -10,8 +10,14 @@
 //! The second test runs the same load with the redrive queue configured and a short
 //! `ACK_DEADLINE_MS`, and drains the queue as Lambda's event source mapping would.
 //!
-//! Build the binaries first: `scripts/build-binaries`. On a busy two-core machine (load
-//! average 5) the first test took about 3 minutes, the second about 6.
+//! Size: [`DELIVERIES`] by default (`make test`, `make e2e`), which already holds every
+//! shape of [`layout`] (every event with every size class, every file count 1-20, versions of
+//! every event, all 16 senders on all 4 processes: [`the_default_size_holds_every_shape`]);
+//! `make soak` (`LOAD_DELIVERIES=soak`) runs [`SOAK_DELIVERIES`], five times as many of
+//! each shape, and `LOAD_DELIVERIES=N` any size from [`DELIVERIES`] up.
+//! How long each takes here: docs/reliability.md (Load).
+//!
+//! Build the binaries first: `scripts/build-binaries`.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,14 +27,30 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use e2e::aws::Queue;
 use e2e::bus::EventBus;
-use e2e::events::entry_text;
 use e2e::expect::{component, event_id, file_key, Window, DEFAULT_PREFIX};
 use e2e::redrive::PollerStats;
+use e2e::requests::entry_text;
 use e2e::{Delivery, EventSourceMapping, Function, Stack};
 use serde_json::{json, Value};
 
-/// Deliveries sent.
-const DELIVERIES: usize = 2_000;
+/// Deliveries sent by default: four rounds of the 100-delivery cycle of sizes in [`plan`].
+const DELIVERIES: usize = 400;
+/// Deliveries sent by `make soak` (`LOAD_DELIVERIES=soak`): twenty rounds of the cycle.
+const SOAK_DELIVERIES: usize = 2_000;
+
+/// `LOAD_DELIVERIES` when set: `soak` ([`SOAK_DELIVERIES`]) or a number of at least
+/// [`DELIVERIES`] (else a panic: a smaller run would not hold every shape); else
+/// [`DELIVERIES`].
+fn deliveries() -> usize {
+    match std::env::var("LOAD_DELIVERIES") {
+        Ok(v) if v == "soak" => SOAK_DELIVERIES,
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n >= DELIVERIES => n,
+            _ => panic!("LOAD_DELIVERIES={v:?}: `soak` or a number of at least {DELIVERIES}"),
+        },
+        Err(_) => DELIVERIES,
+    }
+}
 /// `webhook` processes, each with its own runtime API.
 const FUNCTIONS: usize = 4;
 /// Concurrent senders, spread over the processes.
@@ -91,23 +113,34 @@ fn result_of(n: usize, size: usize) -> String {
     )
 }
 
-/// Delivery `n`: its event cycles through [`EVENTS`]; per event, mostly one file, one in
-/// ten 2 to 5, one in twenty 1 to 20 (every count), one in twenty with ~50 KB entries.
-fn plan(n: usize) -> Planned {
-    let shape = shape_of(n);
-    let event = EVENTS[shape % EVENTS.len()];
-    // Sizes vary per round of the five events, so every event gets every size.
+/// The shape of delivery `shape` (see [`shape_of`]): its event (an index into [`EVENTS`]),
+/// its number of entries and their size. The event cycles through [`EVENTS`]; per event,
+/// mostly one file, one in ten 2 to 5, one in twenty 1 to 20, one in twenty with ~50 KB
+/// entries.
+fn layout(shape: usize) -> (usize, usize, usize) {
+    let kind = shape % EVENTS.len();
+    // Sizes vary per round of the five events, so every event gets every size. The file
+    // counts 1-20 of the one-in-twenty rounds: the four first such rounds (the default
+    // size) give each event four counts of its own, all twenty between them; twenty rounds
+    // (`make soak`) give each event (nearly) every count, some rounds being second versions.
     let round = shape / EVENTS.len();
     let files = match round % 20 {
-        0 => 1 + round / 20 % 20,
+        0 => 1 + (round / 20 + 4 * kind) % 20,
         5 | 15 => 2 + round % 4,
         _ => 1,
     };
-    let (files, size) = if round % 20 == 3 {
-        (1 + round % 3, 50_000)
+    if round % 20 == 3 {
+        (kind, 1 + round % 3, 50_000)
     } else {
-        (files, 200)
-    };
+        (kind, files, 200)
+    }
+}
+
+/// Delivery `n`, planned from its [`layout`].
+fn plan(n: usize) -> Planned {
+    let shape = shape_of(n);
+    let (kind, files, size) = layout(shape);
+    let event = EVENTS[kind];
     let status = event.strip_prefix("extraction.").unwrap_or("processed");
     let mut d = Delivery::new(event);
     let mut stored = Vec::new();
@@ -248,8 +281,35 @@ async fn mismatches(stack: &Arc<Stack>, expected: Vec<(String, Vec<u8>)>, worker
     bad
 }
 
+/// What the module's documentation promises of the default size (and of `make soak`'s):
+/// checked on the plan itself, so a change of [`DELIVERIES`] or [`layout`] that loses a
+/// shape fails here, before any delivery is sent.
+#[test]
+fn the_default_size_holds_every_shape() {
+    let shapes = |n: usize| -> Vec<(usize, usize, usize, bool)> {
+        (0..n)
+            .map(|i| {
+                let (kind, files, size) = layout(shape_of(i));
+                (kind, files, size, shape_of(i) != i)
+            })
+            .collect()
+    };
+    for n in [DELIVERIES, SOAK_DELIVERIES] {
+        let all = shapes(n);
+        let counts: BTreeSet<usize> = all.iter().map(|s| s.1).collect();
+        assert_eq!(counts, (1..=20).collect(), "{n} deliveries: every file count 1-20");
+        for (kind, event) in EVENTS.iter().enumerate() {
+            let mine: Vec<_> = all.iter().filter(|s| s.0 == kind).collect();
+            let sizes: BTreeSet<usize> = mine.iter().map(|s| s.2).collect();
+            assert_eq!(sizes, BTreeSet::from([200, 50_000]), "{n}: {event} gets every size");
+            assert!(mine.iter().any(|s| s.3), "{n}: {event} gets second versions");
+            assert!(mine.iter().any(|s| s.1 > 1), "{n}: {event} gets several files");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_thousand_mixed_deliveries_lose_nothing() {
+async fn mixed_deliveries_lose_nothing() {
     run(None).await;
 }
 
@@ -257,7 +317,7 @@ async fn two_thousand_mixed_deliveries_lose_nothing() {
 /// short enough that the slower deliveries answer 202: the test plays the event source
 /// mapping beside the senders, and once the queue is drained nothing is missing either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_thousand_mixed_deliveries_with_a_queue_lose_nothing() {
+async fn mixed_deliveries_with_a_queue_lose_nothing() {
     run(Some(QUEUE_DEADLINE_MS)).await;
 }
 
@@ -268,6 +328,7 @@ const QUEUE_DEADLINE_MS: u64 = 150;
 /// Sends every planned delivery; with `deadline_ms`, through functions with the redrive
 /// queue and that deadline, drained by an event source mapping as the queue fills.
 async fn run(deadline_ms: Option<u64>) {
+    let deliveries = deliveries();
     let started = Instant::now();
     let stack = Arc::new(Stack::new().await);
     // Without the queue, every delivery also goes to an event bus (docs/contract.md §10).
@@ -286,7 +347,7 @@ async fn run(deadline_ms: Option<u64>) {
     }
     let poller = deadline_ms
         .map(|_| EventSourceMapping::new(&stack.res.redrive_queue).spawn(stack.aws.clone(), functions.clone()));
-    let planned: Arc<Vec<Planned>> = Arc::new((0..DELIVERIES).map(plan).collect());
+    let planned: Arc<Vec<Planned>> = Arc::new((0..deliveries).map(plan).collect());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let answers: Arc<Mutex<Vec<Answer>>> = Arc::new(Mutex::new(Vec::new()));
 
@@ -319,7 +380,7 @@ async fn run(deadline_ms: Option<u64>) {
 
     // Every answer is a 200 with the contract's body.
     let answers = answers.lock().unwrap().clone();
-    assert_eq!(answers.len(), DELIVERIES);
+    assert_eq!(answers.len(), deliveries);
     let non_2xx: Vec<_> = answers.iter().filter(|a| !(200..300).contains(&a.1)).collect();
     assert!(
         non_2xx.is_empty(),
@@ -532,7 +593,7 @@ async fn run(deadline_ms: Option<u64>) {
     if deadline_ms.is_some() {
         assert_eq!(polled.completed, queued, "one completed record per 202");
         eprintln!(
-            "load with a queue (ACK_DEADLINE_MS={QUEUE_DEADLINE_MS}): {queued} of {DELIVERIES} answered 202; the mapping ran {} batches, {} records completed, {} listed for retry",
+            "load with a queue (ACK_DEADLINE_MS={QUEUE_DEADLINE_MS}): {queued} of {deliveries} answered 202; the mapping ran {} batches, {} records completed, {} listed for retry",
             polled.batches, polled.completed, polled.failures
         );
         assert!(
@@ -547,11 +608,11 @@ async fn run(deadline_ms: Option<u64>) {
         assert_eq!(queued, 0, "no 202 without a queue");
     }
     eprintln!(
-        "load: {DELIVERIES} deliveries ({files_total} file objects, {two_versions} keys written by two versions, {} confirmed + {} failed messages, {bus_events} bus events) from {SENDERS} senders over {FUNCTIONS} processes: sent in {:.1}s ({:.0}/s), {read_back} objects read back, whole test {:.1}s",
+        "load: {deliveries} deliveries ({files_total} file objects, {two_versions} keys written by two versions, {} confirmed + {} failed messages, {bus_events} bus events) from {SENDERS} senders over {FUNCTIONS} processes: sent in {:.1}s ({:.0}/s), {read_back} objects read back, whole test {:.1}s",
         confirmed_ids.len(),
         failed_ids.len(),
         send_time.as_secs_f64(),
-        DELIVERIES as f64 / send_time.as_secs_f64(),
+        deliveries as f64 / send_time.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     for f in functions {

@@ -1,6 +1,6 @@
 //! docs/contract.md §1: the inbound request: method, size, JSON, the four front ends and base64
 //! bodies, and the order of the checks.
-use e2e::events::Source;
+use e2e::requests::Source;
 use e2e::{Delivery, Request};
 use serde_json::json;
 
@@ -77,7 +77,7 @@ async fn non_objects_and_invalid_json_are_400_whatever_the_signature() {
         for signed in [false, true] {
             let mut req = Request::post(body.to_vec()).base64();
             if signed {
-                req = req.signature(&e2e::events::sign(e2e::SECRET, body));
+                req = req.signature(&e2e::requests::sign(e2e::SECRET, body));
             }
             let (rsp, _) = fx.send(&req).await;
             assert_eq!(
