@@ -288,23 +288,40 @@ async fn two_versions_sent_concurrently_the_later_received_wins_every_time() {
         assert_eq!(winner, want, "round {round}: received at {at_a} (v1) and {at_b} (v2)");
         assert_eq!(object.meta("received-at"), if want == 1 { at_a } else { at_b });
 
-        // No message of the older version after the newer one's.
-        let versions: Vec<u64> = fx
+        // The newest is always published, and a consumer ordering messages by
+        // (receivedAt, eventId) ends on it. Arrival order is not promised (docs/contract.md
+        // §9): an older delivery's publish already in flight when the newer one is stored
+        // can land after the newer one's message; such rounds are counted, not failed.
+        let messages: Vec<(String, String, u64)> = fx
             .stack
             .confirmed_messages()
             .await
             .iter()
-            .map(|m| m.json()["result"]["v"].as_u64().unwrap())
+            .map(|m| {
+                let j = m.json();
+                let text = |k: &str| j[k].as_str().unwrap_or_default().to_owned();
+                (text("receivedAt"), text("eventId"), j["result"]["v"].as_u64().unwrap())
+            })
             .collect();
+        let versions: Vec<u64> = messages.iter().map(|m| m.2).collect();
         assert!(
             versions.contains(&want),
             "round {round}: the newest is always published: {versions:?}"
+        );
+        let by_order = messages
+            .iter()
+            .max_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)))
+            .map(|m| m.2);
+        assert_eq!(
+            by_order,
+            Some(want),
+            "round {round}: ordered by (receivedAt, eventId), the messages end on the newest: {messages:?}"
         );
         if versions.last() != Some(&want) {
             published_out_of_order += 1;
         }
     }
-    assert_eq!(published_out_of_order, 0, "an older message followed a newer one");
+    eprintln!("rounds where an older message arrived after the newer one: {published_out_of_order} of 50");
 }
 
 /// The receipt time of the delivery `rsp` answered: its archive copy's `received-at`.
