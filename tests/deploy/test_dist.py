@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-import yaml
+from samtranslator.yaml_helper import yaml_parse
 
 import cfn
 from cfn import ROOT
@@ -39,7 +39,7 @@ SOURCE = (ROOT / "template.yaml").read_text(encoding="utf-8")
 
 
 def parse(text: str) -> dict:
-    return yaml.load(text, Loader=cfn._Loader)  # noqa: S506 - SafeLoader subclass
+    return yaml_parse(text)
 
 
 def raw(path: Path = cfn.TEMPLATE) -> dict:
