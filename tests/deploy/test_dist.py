@@ -24,16 +24,17 @@ import cfn
 from cfn import ROOT
 
 
-def _package():
-    path = ROOT / "scripts" / "dist-package"
-    loader = importlib.machinery.SourceFileLoader("dist_package", str(path))
-    spec = importlib.util.spec_from_loader("dist_package", loader)
+def _script(name: str):
+    """scripts/NAME (a Python script without .py) imported as a module."""
+    path = ROOT / "scripts" / name
+    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
 
 
-pkg = _package()
+pkg = _script("dist-package")
 VERSION = pkg.workspace_version()
 SOURCE = (ROOT / "template.yaml").read_text(encoding="utf-8")
 
@@ -211,16 +212,7 @@ def test_the_dependency_list_is_read_from_the_binary():
 
 # --- scripts/dist-rehearsal's own helpers -----------------------------------------------------
 
-def _rehearsal():
-    path = ROOT / "scripts" / "dist-rehearsal"
-    loader = importlib.machinery.SourceFileLoader("dist_rehearsal", str(path))
-    spec = importlib.util.spec_from_loader("dist_rehearsal", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-reh = _rehearsal()
+reh = _script("dist-rehearsal")
 
 
 def test_rust_is_taken_off_the_path(tmp_path):
