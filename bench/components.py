@@ -15,6 +15,8 @@ COMPONENTS = [
     ("SHA-256, aws-lc", "our hashing: the HMAC, the archive copy's event-id, each entry's eventId", r"aws_lc_\w*sha256|SHA256"),
     ("SHA-256, sha2", "SigV4's payload hash of every S3 body and SNS form", r"sha2::"),
     ("SNS form encoding", "the SDK's query-protocol encoding of each PublishBatch", r"urlencoding|aws_smithy_query"),
+    ("PutEvents JSON encoding", "the SDK's JSON serialization of each PutEvents request (with the bus)", r"aws_smithy_json|aws_sdk_eventbridge::protocol_serde"),
+    ("bus entries", "shared::bus: each entry's detail, its size and batching (with the bus)", r"shared::bus::|shared::batch::"),
     ("event decoding", "serde_json over the runtime's event, lambda_runtime and lambda_http", r"serde_json|lambda_runtime|lambda_http|aws_lambda_events|webhook::lambda"),
     ("our pipeline", "shared: parse, unescape, verify, classify, plan; the handler", r"shared::|webhook::"),
     ("AWS SDK", "per-call config, endpoint rules, request building, SigV4 (hashing aside), retries", r"aws_smithy|aws_sdk|aws_runtime|aws_sigv4|aws_types|aws_config"),
