@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::delivery::{Delivery, EventKind, FileEntry, Route};
 use crate::json::{write_string, Kind, Scanner};
 use crate::layout::NONE;
-use crate::message::{render, write_object_pointer, Omit, Pointer};
+use crate::message::{render, write_object_pointer, Message, Omit, Pointer};
 use crate::ports::bus::{size_of, BusEntry, EventBus, MAX_BATCH_ENTRIES, MAX_ENTRY_BYTES};
 use crate::ports::{DownstreamError, Put};
 
@@ -19,12 +19,22 @@ pub const MAX_DETAIL_TYPE_CHARS: usize = 128;
 /// The entry of one routed file: `Detail` is the file's section-4 message, `result` for
 /// processed, edited and confirmed entries, `error` for failed ones; over the size limit
 /// without `result`, and if still over, with only `event`, `eventId`, `s3`, `receivedAt`
-/// and `resultOmitted` left.
-pub fn file_entry(kind: EventKind, entry: &FileEntry<'_>, event_id: &str, at: Pointer<'_>) -> BusEntry {
+/// and `resultOmitted` left. `full` is the message already rendered with nothing left
+/// out, when there is one (the file's SNS message): the same bytes, not rendered again.
+pub fn file_entry(
+    kind: EventKind,
+    entry: &FileEntry<'_>,
+    event_id: &str,
+    at: Pointer<'_>,
+    full: Option<&str>,
+) -> BusEntry {
     let mut omitted = false;
     let mut detail = String::new();
     for omit in [Omit::Nothing, Omit::Result, Omit::Everything] {
-        detail = render(kind, event_id, entry, at, omit);
+        detail = match (omit, full) {
+            (Omit::Nothing, Some(full)) => full.to_owned(),
+            _ => render(kind, event_id, entry, at, omit),
+        };
         omitted = omit != Omit::Nothing;
         if size_of(kind.name(), &detail) <= MAX_ENTRY_BYTES {
             break;
@@ -115,19 +125,31 @@ fn count_elements(result: &[u8]) -> usize {
 /// `result: []`), in entry order, or one archive pointer for any other delivery.
 ///
 /// `archive` and `files` are the delivery's planned writes, its file objects in entry
-/// order; `bucket` is the bucket they go to.
-pub fn entries(delivery: &Delivery<'_>, archive: &Put, files: &[Put], bucket: &str) -> Vec<BusEntry> {
+/// order; `messages` its planned messages (one per file, or none); `bucket` is the bucket
+/// they go to. A message that left nothing out is the `Detail` of its file's entry.
+pub fn entries(
+    delivery: &Delivery<'_>,
+    archive: &Put,
+    files: &[Put],
+    messages: &[Message],
+    bucket: &str,
+) -> Vec<BusEntry> {
     match delivery.route() {
         Route::Files(kind, entries) => entries
             .iter()
             .zip(files)
-            .map(|(entry, put)| {
+            .enumerate()
+            .map(|(i, (entry, put))| {
                 let at = Pointer {
                     bucket,
                     key: &put.key,
                     received_at: &put.received_at,
                 };
-                file_entry(kind, entry, &put.event_id, at)
+                let full = match messages.get(i) {
+                    Some(m) if messages.len() == files.len() && !m.result_omitted => Some(m.body.as_str()),
+                    _ => None,
+                };
+                file_entry(kind, entry, &put.event_id, at, full)
             })
             .collect(),
         Route::ArchiveOnly => {
@@ -198,7 +220,7 @@ mod tests {
     fn entries_of(body: &str) -> Vec<BusEntry> {
         let (bytes, plan) = plan_of(body);
         let d = Delivery::parse(&bytes).unwrap();
-        entries(&d, &plan.archive, &plan.files, "bkt")
+        entries(&d, &plan.archive, &plan.files, &plan.messages, "bkt")
     }
 
     fn json(s: &str) -> serde_json::Value {
@@ -214,7 +236,7 @@ mod tests {
             );
             let (bytes, plan) = plan_of(&body);
             let d = Delivery::parse(&bytes).unwrap();
-            let got = entries(&d, &plan.archive, &plan.files, "bkt");
+            let got = entries(&d, &plan.archive, &plan.files, &plan.messages, "bkt");
             assert_eq!(got.len(), 2, "{kind:?}");
             let first = &got[0];
             assert_eq!(first.detail_type, kind.name());
@@ -246,7 +268,7 @@ mod tests {
             let (bytes, plan) = plan_of(&body);
             let d = Delivery::parse(&bytes).unwrap();
             assert_eq!(
-                entries(&d, &plan.archive, &plan.files, "bkt")[0].detail,
+                entries(&d, &plan.archive, &plan.files, &plan.messages, "bkt")[0].detail,
                 plan.messages[0].body
             );
         }
@@ -261,7 +283,7 @@ mod tests {
     fn other_deliveries_put_one_archive_pointer() {
         let (bytes, plan) = plan_of(r#"{"event":"classification.processed","result":[{"a":1},2,[3]]}"#);
         let d = Delivery::parse(&bytes).unwrap();
-        let got = entries(&d, &plan.archive, &plan.files, "bkt");
+        let got = entries(&d, &plan.archive, &plan.files, &plan.messages, "bkt");
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].detail_type, "classification.processed");
         assert_eq!(got[0].event_id, plan.archive.event_id);
@@ -434,7 +456,7 @@ mod tests {
             received_at: &plan.files[0].received_at,
         };
         let m = build(kind, Topic::Confirmed, &files[0], &plan.files[0].event_id, at);
-        let e = file_entry(kind, &files[0], &plan.files[0].event_id, at);
+        let e = file_entry(kind, &files[0], &plan.files[0].event_id, at, None);
         assert!(!m.result_omitted && !e.result_omitted);
         assert_eq!(m.body, e.detail);
     }

@@ -31,10 +31,14 @@ pub struct Plan {
     /// the other events); each after its object. Once the objects are decided, only the
     /// messages of files that were not superseded are left.
     pub messages: Vec<Message>,
-    /// The event bus's entries (docs/contract.md §10): made when the objects are decided
-    /// and the delivery has a bus ([`crate::pipeline::Announcers`]), one per file that was
-    /// not superseded, or the archive pointer; put beside the messages.
+    /// The event bus's entries (docs/contract.md §10), when the delivery has a bus
+    /// ([`crate::pipeline::Announcers`]): one per file that was not superseded, or the
+    /// archive pointer; put beside the messages. Made with the plan by
+    /// [`Plan::make_bus_entries`], from the delivery already parsed, or else when the
+    /// objects are decided; those of superseded files are dropped then.
     pub bus_entries: Vec<BusEntry>,
+    /// Whether [`Plan::make_bus_entries`] made them already.
+    bus_entries_made: bool,
     /// `RESULTS_BUCKET`, which the entries name.
     bucket: String,
     /// Every object is decided and the plan has let go of their bytes
@@ -115,6 +119,7 @@ impl Plan {
                 files: Vec::new(),
                 messages: Vec::new(),
                 bus_entries: Vec::new(),
+                bus_entries_made: false,
                 bucket: to.bucket.clone(),
                 stored: false,
                 superseded: Vec::new(),
@@ -150,6 +155,7 @@ impl Plan {
             files,
             messages,
             bus_entries: Vec::new(),
+            bus_entries_made: false,
             bucket: to.bucket.clone(),
             stored: false,
             superseded: Vec::new(),
@@ -194,14 +200,27 @@ impl Plan {
             return false;
         };
         let key = std::mem::take(&mut self.archive.key);
+        let with_bus = self.bus_entries_made;
         self.files = Vec::new();
         self.messages = Vec::new();
+        self.bus_entries = Vec::new();
         *self = Plan::new(body, &delivery, to, at);
+        if with_bus {
+            self.make_bus_entries(&delivery);
+        }
         debug_assert_eq!(
             self.archive.key, key,
             "same body, destination and day: same archive key"
         );
         true
+    }
+
+    /// Makes the event bus's entries now, from `delivery`, the parse this plan was made
+    /// from: a delivery with a bus then needs no second parse of its body once its objects
+    /// are decided, and a file whose SNS message is its `Detail` is not rendered twice.
+    pub fn make_bus_entries(&mut self, delivery: &Delivery<'_>) {
+        self.bus_entries = crate::bus::entries(delivery, &self.archive, &self.files, &self.messages, &self.bucket);
+        self.bus_entries_made = true;
     }
 
     /// Whether every object is decided and its bytes released; carrying the plan out
@@ -231,16 +250,20 @@ impl Plan {
             let mut superseded = self.superseded.iter();
             self.messages.retain(|_| !superseded.next().copied().unwrap_or(false));
         }
-        if with_bus {
-            // The body parsed when the plan was made, so it parses again.
-            if let Ok(delivery) = Delivery::parse(&self.archive.body) {
-                let mut entries = crate::bus::entries(&delivery, &self.archive, &self.files, &self.bucket);
-                if entries.len() == self.files.len() {
-                    let mut superseded = self.superseded.iter();
-                    entries.retain(|_| !superseded.next().copied().unwrap_or(false));
-                }
-                self.bus_entries = entries;
+        if with_bus && !self.bus_entries_made {
+            // Planned without them: the body parsed when the plan was made, so it parses again.
+            let body = self.archive.body.clone();
+            if let Ok(delivery) = Delivery::parse(&body) {
+                self.make_bus_entries(&delivery);
             }
+        }
+        if with_bus && self.bus_entries.len() == self.files.len() {
+            let mut superseded = self.superseded.iter();
+            self.bus_entries
+                .retain(|_| !superseded.next().copied().unwrap_or(false));
+        }
+        if !with_bus {
+            self.bus_entries = Vec::new();
         }
         self.archive.body = Bytes::new();
         for put in &mut self.files {
@@ -267,6 +290,84 @@ mod tests {
             bucket: "bkt".into(),
             prefix: Prefix::new("p"),
         }
+    }
+
+    #[test]
+    fn bus_entries_made_with_the_plan_are_those_made_once_the_objects_are_decided() {
+        // GIVEN every event (two routed with messages, two without, one archive-only), a
+        // file whose message must leave its result out for SNS but whose entry need not
+        // (SNS counts attributes, EventBridge does not), and each file in turn superseded
+        let status = "s".repeat(10_000);
+        let big = "x".repeat(crate::message::MAX_MESSAGE_BYTES - 15_000);
+        let events = [
+            "extraction.confirmed",
+            "extraction.failed",
+            "extraction.processed",
+            "extraction.edited",
+            "classification.done",
+        ];
+        for event in events {
+            let body = Bytes::from(format!(
+                r#"{{"event":"{event}","result":[{{"extractionId":"e","fileId":"f1","result":{{"n":1}},"error":"bad"}},{{"extractionId":"e","fileId":"f2","status":"{status}","result":{{"s":"{big}"}}}},{{"fileId":"f3"}}]}}"#
+            ));
+            let d = Delivery::parse(&body).unwrap();
+            let n = Plan::new(&body, &d, &dest(), at()).files.len();
+            for superseded in (0..n).map(Some).chain([None]) {
+                let writes: Vec<FileWrite> = (0..n)
+                    .map(|i| match Some(i) == superseded {
+                        true => FileWrite::Superseded,
+                        false => FileWrite::Written,
+                    })
+                    .collect();
+                // WHEN one plan makes its entries up front and the other when decided
+                let mut early = Plan::new(&body, &d, &dest(), at());
+                early.make_bus_entries(&d);
+                let mut late = Plan::new(&body, &d, &dest(), at());
+                early.release_stored(&writes, true);
+                late.release_stored(&writes, true);
+                // THEN they put the same entries, none for the superseded file
+                assert_eq!(
+                    early.bus_entries, late.bus_entries,
+                    "{event}, superseded {superseded:?}"
+                );
+                let expected = if n == 0 {
+                    1
+                } else {
+                    n - usize::from(superseded.is_some())
+                };
+                assert_eq!(early.bus_entries.len(), expected, "{event}");
+            }
+            if event == "extraction.confirmed" {
+                // (the case above holds: f2's message leaves its result out, its entry not)
+                let plan = Plan::new(&body, &d, &dest(), at());
+                assert!(plan.messages[1].result_omitted);
+                let mut early = Plan::new(&body, &d, &dest(), at());
+                early.make_bus_entries(&d);
+                assert!(!early.bus_entries[1].result_omitted);
+                assert!(
+                    early.bus_entries[1].detail.contains(&big)
+                        && !early.bus_entries[1].detail.contains("resultOmitted")
+                );
+                assert_eq!(early.bus_entries[0].detail, plan.messages[0].body);
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeat_planned_again_makes_its_bus_entries_at_the_first_receipt() {
+        let body = Bytes::from_static(br#"{"event":"extraction.processed","result":[{"fileId":"f"}]}"#);
+        let d = Delivery::parse(&body).unwrap();
+        let mut plan = Plan::new(&body, &d, &dest(), at());
+        plan.make_bus_entries(&d);
+        let earlier = "2026-03-07T08:00:00.000Z";
+        assert!(plan.replan_at_first_receipt(&body, &dest(), earlier));
+        assert_eq!(plan.bus_entries.len(), 1);
+        assert_eq!(plan.bus_entries[0].time, earlier);
+        assert!(plan.bus_entries[0].detail.contains(earlier));
+        // Without a bus, the plan made again makes none either.
+        let mut plain = Plan::new(&body, &d, &dest(), at());
+        assert!(plain.replan_at_first_receipt(&body, &dest(), earlier));
+        assert!(plain.bus_entries.is_empty());
     }
 
     #[test]

@@ -129,6 +129,10 @@ impl<S: ResultStore, P: MessagePublisher, B: EventBus, Q: RedriveQueue> Handler<
         // Logged in its key-safe form: printable, and never more than the sender chose.
         counts.event = delivery.event_name().as_deref().map(|e| event_component(Some(e)));
         let mut plan = Plan::new(&body, &delivery, &self.destination, OffsetDateTime::now_utc());
+        if self.announcers.bus.is_some() {
+            // From this parse, rather than a second one once the objects are decided.
+            plan.make_bus_entries(&delivery);
+        }
         (counts.kind, counts.files) = match delivery.route() {
             Route::Files(kind, entries) => (Some(kind), entries.len()),
             Route::ArchiveOnly => (None, 0),
