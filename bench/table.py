@@ -68,7 +68,9 @@ def node_rows(lam, missing):
             "Node.js listener checked on moto (50-file delivery)",
             "—",
             f"{chk['objects']} objects, {chk['confirmed_messages']} messages for {chk['files']} files; "
-            f"wrong signature: {chk['wrong_signature_status']}",
+            f"wrong signature: {chk['wrong_signature_status']}"
+            + (f"; 3 failed + 2 processed files: {chk['routing']['failed_and_processed_objects']} objects, "
+               f"{chk['routing']['failed_messages']} failed messages" if "routing" in chk else ""),
             "—",
         ))
     else:
