@@ -282,7 +282,7 @@ fn find_node() -> PathBuf {
         .map(|dir| dir.join("node"))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
-            die("node is not on PATH: the Node.js baseline needs Node.js 20 (apt-get install nodejs, or see scripts/dev-setup)")
+            die("node is not on PATH: the Node.js baseline needs Node.js 20 (apt-get install nodejs npm)")
         })
 }
 
