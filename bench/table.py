@@ -38,6 +38,82 @@ def size(b):
     return f"{b / MiB:.2f} MiB" if b >= MiB else f"{b / 1024:.1f} KiB"
 
 
+def node_rows(lam, missing):
+    """Rows (figure, Rust, Node, Node/Rust) comparing the function with the customer's
+    Node.js listener, from lambda.json's Node keys; what is absent goes to `missing`."""
+    rows = []
+
+    def ratio(node, rust):
+        return f"{node / rust:.1f}x" if rust else "—"
+
+    warm = lam.get("warm")
+    if warm:
+        cases = sorted(warm["cases"].values(), key=lambda c: c["files"])
+        for c in cases:
+            r, n = c["rust"], c["node"]
+            rows.append((
+                f"Warm latency, {c['files']}-file {size(c['bytes'])} confirmed (moto, no added delay, median of {c['runs']})",
+                f"{r['latency_median_ms']:.1f} ms", f"{n['latency_median_ms']:.1f} ms",
+                ratio(n["latency_median_ms"], r["latency_median_ms"]),
+            ))
+        for c in cases:
+            r, n = c["rust"], c["node"]
+            rows.append((
+                f"CPU per invocation, whole process, {c['files']}-file {size(c['bytes'])} (moto direct, "
+                f"utime+stime over {r['cpu_invocations']} invocations)",
+                f"{r['cpu_ms']:.2f} ms", f"{n['cpu_ms']:.2f} ms", ratio(n["cpu_ms"], r["cpu_ms"]),
+            ))
+        chk = warm["node_check"]
+        rows.append((
+            "Node.js listener checked on moto (50-file delivery)",
+            "—",
+            f"{chk['objects']} objects, {chk['confirmed_messages']} messages for {chk['files']} files; "
+            f"wrong signature: {chk['wrong_signature_status']}"
+            + (f"; 3 failed + 2 processed files: {chk['routing']['failed_and_processed_objects']} objects, "
+               f"{chk['routing']['failed_messages']} failed messages" if "routing" in chk else ""),
+            "—",
+        ))
+    else:
+        missing.append("warm latency and CPU beside Node.js (warm)")
+
+    fo = lam.get("fanout")
+    if fo and "node" in fo:
+        for label, what in (("instant", "instant stand-in"), ("moto", "moto")):
+            r, n = fo[label], fo["node"][label]
+            rows.append((
+                f"Round trips, 50-file confirmed, +{fo['delay_ms']} ms per S3/SNS call ({what})",
+                f"{r['round_trips']:.1f} ({r['requests']:.0f} calls, {r['delayed_median_ms']:.0f} ms)",
+                f"{n['round_trips']:.1f} ({n['requests']:.0f} calls, {n['delayed_median_ms']:.0f} ms)",
+                ratio(n["delayed_median_ms"], r["delayed_median_ms"]) + " time",
+            ))
+    elif fo:
+        missing.append("round trips of the Node.js listener (fanout)")
+
+    cs = lam.get("coldstart")
+    if cs and "node_median_ms" in cs:
+        rows.append((
+            f"Cold start: process start to first /next (median of {cs['runs']})",
+            f"{cs['median_ms']:.2f} ms", f"{cs['node_median_ms']:.1f} ms",
+            ratio(cs["node_median_ms"], cs["median_ms"]),
+        ))
+    elif cs:
+        missing.append("cold start of the Node.js listener (coldstart)")
+
+    mem = lam.get("memory")
+    if mem and "node" in mem:
+        for key in ("tiny", "mem-1MiB", "mem-6MiB"):
+            r, n = mem["sizes"].get(key), mem["node"]["sizes"].get(key)
+            if r and n:
+                rows.append((
+                    f"Peak RSS after one delivery, {size(r['bytes'])}",
+                    f"{r['peak_rss_median_bytes'] / MiB:.1f} MiB", f"{n['peak_rss_median_bytes'] / MiB:.1f} MiB",
+                    ratio(n["peak_rss_median_bytes"], r["peak_rss_median_bytes"]),
+                ))
+    elif mem:
+        missing.append("peak RSS of the Node.js listener (memory)")
+    return rows
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "."
     figures = load(directory, "figures.json")
@@ -198,6 +274,8 @@ def main():
     else:
         missing.append("6 (package: " + ((package or {}).get("error") or "not measured") + ")")
 
+    node_table = node_rows(lam, missing)
+
     header = ("#", "Figure", "Ours (Rust, median)", "Beside it", "Result", "Target", "Met")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
@@ -207,6 +285,15 @@ def main():
         mark = "—" if met is None else ("yes" if met else "**no**")
         failed |= met is False
         print("| " + " | ".join(list(row[:6]) + [mark]) + " |")
+    if node_table:
+        print("\nBeside the listener a customer writes from Extracta's docs "
+              "(bench/node/lambda-listener.js: the same emulator, moto and proxy, in the same rounds):\n")
+        node_header = ("Figure", "Ours (Rust)", f"Node.js {lam.get('node_version', '')} listener".replace("  ", " "),
+                       "Node / Rust")
+        print("| " + " | ".join(node_header) + " |")
+        print("|" + "|".join("---" for _ in node_header) + "|")
+        for row in node_table:
+            print("| " + " | ".join(row) + " |")
     meta = []
     if figures:
         meta.append(f"figures 1-2: median of {figures['rounds']} interleaved rounds of {figures['sample_ms']} ms samples")

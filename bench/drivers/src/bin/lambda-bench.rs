@@ -1,24 +1,30 @@
 //! Cold start, fan-out latency and peak memory of the real release `webhook` binary
-//! (figures 3-5; `bench/run` runs it as the `coldstart`, `fanout` and `memory` rows).
+//! (figures 3-5; `bench/run` runs it as the `coldstart`, `fanout` and `memory` rows), and
+//! the same beside the listener a customer writes from Extracta's docs (`warm` adds warm
+//! latency and CPU per invocation): `bench/node/lambda-listener.js` under Node.js, driven
+//! in the same rounds.
 //!
 //! The binary runs as Lambda runs it: a fresh process with only its environment, a Lambda
 //! Runtime API (the harness's emulator, or a bare listening socket for the cold start) and
 //! S3/SNS behind a local endpoint (moto, or an instant stand-in behind a delaying proxy for
-//! the fan-out). The deliveries are the signed samples that
+//! the fan-out). The Node.js listener gets the same environment, emulator, moto and proxy.
+//! The deliveries are the signed samples that
 //! `FIGURES_DUMP=DIR cargo bench --workspace --all-features --bench figures` writes
 //! (`manifest.json` with the secret, `NAME.json` bodies, `NAME.sig` signatures), sent as
 //! API Gateway HTTP API (payload 2.0) events. Each figure's method is on its function:
-//! [`coldstart`], [`fanout`], [`memory`].
+//! [`coldstart`], [`fanout`], [`memory`], [`warm`].
 //!
 //! ```text
-//! lambda-bench --deliveries DIR [--bin PATH] [--only coldstart,fanout,memory] [--runs N]
-//!              [--out FILE]
+//! lambda-bench --deliveries DIR [--bin PATH] [--only coldstart,fanout,memory,warm]
+//!              [--runs N] [--out FILE]
 //! ```
-//! `--runs` is the number of cold starts (default 21); the fan-out takes `max(3, N/3)`
-//! rounds and the memory figure `max(1, N/7)`. `--bin` defaults to
-//! `target/release/webhook`. Prints one JSON document (`--out`, else stdout); `bench/table.py`
-//! reads it as `lambda.json`. Exits non-zero when moto_server or a C compiler is missing,
-//! or when any invocation does not answer 200.
+//! `--runs` is the number of cold starts (default 21) and of warm latency samples; the
+//! fan-out takes `max(3, N/3)` rounds and the memory figure `max(1, N/7)`. `--bin` defaults
+//! to `target/release/webhook`; `node` comes from `PATH`, the listener's SDK from
+//! `npm ci --prefix bench/node`. Prints one JSON document (`--out`, else stdout);
+//! `bench/table.py` reads it as `lambda.json`. Exits non-zero when moto_server, a C
+//! compiler, node or the listener's SDK is missing, when any invocation does not answer
+//! 200, or when the Node.js listener does not store and publish what it is timed for.
 #![forbid(unsafe_code)]
 
 use std::convert::Infallible;
@@ -32,6 +38,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
+use e2e::requests::{entry_text, Delivery};
 use e2e::{Outcome, RuntimeApi};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -50,7 +57,7 @@ const FAKE_TOPICS: Topics<'static> = Topics {
     confirmed: "arn:aws:sns:us-east-1:123456789012:bench-confirmed",
     failed: "arn:aws:sns:us-east-1:123456789012:bench-failed",
 };
-const PARTS: [&str; 3] = ["coldstart", "fanout", "memory"];
+const PARTS: [&str; 4] = ["coldstart", "fanout", "memory", "warm"];
 
 struct Args {
     bin: PathBuf,
@@ -77,7 +84,7 @@ fn args() -> Args {
             "--runs" => runs = value().parse().unwrap_or_else(|_| die("--runs needs a number")),
             "--out" => out = Some(PathBuf::from(value())),
             "-h" | "--help" => {
-                eprintln!("lambda-bench --deliveries DIR [--bin PATH] [--only coldstart,fanout,memory] [--runs N] [--out FILE]");
+                eprintln!("lambda-bench --deliveries DIR [--bin PATH] [--only coldstart,fanout,memory,warm] [--runs N] [--out FILE]");
                 std::process::exit(0);
             }
             other => die(&format!("unknown option {other}")),
@@ -85,7 +92,7 @@ fn args() -> Args {
     }
     let only: Vec<String> = only.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect();
     if let Some(p) = only.iter().find(|p| !PARTS.contains(&p.as_str())) {
-        die(&format!("--only: unknown figure {p} (coldstart, fanout, memory)"));
+        die(&format!("--only: unknown figure {p} (coldstart, fanout, memory, warm)"));
     }
     let bin = std::path::absolute(&bin).unwrap_or(bin);
     if !bin.is_file() {
@@ -219,6 +226,66 @@ fn http_api_event(body: &[u8], signature: &str, as_base64: bool) -> Value {
 
 // --- One webhook process on the harness's Runtime API emulator --------------------------
 
+/// What a function process runs: a program and its arguments (the release binary alone,
+/// or `node bench/node/lambda-listener.js`).
+#[derive(Clone)]
+struct Program {
+    path: PathBuf,
+    args: Vec<String>,
+}
+
+impl Program {
+    /// A binary run without arguments.
+    fn binary(path: &Path) -> Self {
+        Program {
+            path: path.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    /// The customer's Node.js listener (`bench/node/lambda-listener.js`) under `node`, both
+    /// checked before anything is measured.
+    fn node_listener(node: &Path) -> Self {
+        let dir = e2e::workspace_root().join("bench/node");
+        for package in ["client-s3", "client-sns"] {
+            if !dir.join("node_modules/@aws-sdk").join(package).is_dir() {
+                die(&format!(
+                    "the Node.js listener's dependencies are not installed: npm ci --prefix {}",
+                    dir.display()
+                ));
+            }
+        }
+        Program {
+            path: node.to_owned(),
+            args: vec![dir.join("lambda-listener.js").to_string_lossy().into_owned()],
+        }
+    }
+
+    fn std_command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.path);
+        c.args(&self.args);
+        c
+    }
+
+    fn display(&self) -> String {
+        std::iter::once(self.path.to_string_lossy().into_owned())
+            .chain(self.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `node` from `PATH`, as an absolute path (the function processes get no `PATH`).
+fn find_node() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("node"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            die("node is not on PATH: the Node.js baseline needs Node.js 20 (apt-get install nodejs npm)")
+        })
+}
+
 struct Function {
     name: String,
     api: RuntimeApi,
@@ -230,9 +297,9 @@ struct Function {
 }
 
 impl Function {
-    /// Starts `bin` with `env` (and its own emulator as `AWS_LAMBDA_RUNTIME_API`, behind a
-    /// [`HandOutTap`] when `tapped`); returns once it asks for its first event.
-    async fn start(name: &str, bin: &Path, env: Env, tapped: bool) -> Function {
+    /// Starts `program` with `env` (and its own emulator as `AWS_LAMBDA_RUNTIME_API`, behind
+    /// a [`HandOutTap`] when `tapped`); returns once it asks for its first event.
+    async fn start(name: &str, program: &Program, env: Env, tapped: bool) -> Function {
         let api = RuntimeApi::start().await;
         let tap = if tapped {
             Some(HandOutTap::start(&api.host_port()).await)
@@ -247,7 +314,7 @@ impl Function {
         let err = out
             .try_clone()
             .unwrap_or_else(|e| die(&format!("{}: {e}", log.display())));
-        let child = Command::new(bin)
+        let child = Command::from(program.std_command())
             .env_clear()
             .envs(env)
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
@@ -256,7 +323,7 @@ impl Function {
             .stderr(Stdio::from(err))
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| die(&format!("could not start {}: {e}", bin.display())));
+            .unwrap_or_else(|e| die(&format!("could not start {}: {e}", program.display())));
         let pid = child.id().unwrap_or_else(|| die("the function has no pid"));
         let f = Function {
             name: name.to_owned(),
@@ -285,6 +352,17 @@ impl Function {
     /// time from the moment the event was written to the function (the [`HandOutTap`]'s
     /// note; without a tap, from queuing it) to the answer's arrival.
     async fn invoke_200(&self, event: Value) -> Duration {
+        let (status, body, took) = self.invoke(event).await;
+        if status != 200 {
+            self.fail(&format!("answered {status}: {body}"));
+        }
+        took
+    }
+
+    /// Hands `event` out and waits for the answer: its `statusCode` and `body`, and the
+    /// time as [`Function::invoke_200`] takes it. Dies on an invocation error, an answer
+    /// without a status or none within 120 s.
+    async fn invoke(&self, event: Value) -> (u64, String, Duration) {
         let queued = Instant::now();
         let outcome = self.api.invoke(event, Duration::from_secs(120)).await;
         let answered = Instant::now();
@@ -294,18 +372,36 @@ impl Function {
                 .unwrap_or_else(|| self.fail("answered an event the tap did not see handed out")),
             None => queued,
         };
-        match outcome {
+        let (status, body) = match outcome {
             Some(Outcome::Response(v)) => {
-                let status = v.get("statusCode").and_then(Value::as_u64);
-                if status != Some(200) {
-                    let body = v.get("body").and_then(Value::as_str).unwrap_or_default();
-                    self.fail(&format!("answered {status:?}: {body}"));
+                let body = v.get("body").and_then(Value::as_str).unwrap_or_default().to_owned();
+                match v.get("statusCode").and_then(Value::as_u64) {
+                    Some(status) => (status, body),
+                    None => self.fail(&format!("answered without a statusCode: {v}")),
                 }
             }
             Some(Outcome::Error(v)) => self.fail(&format!("reported an invocation error: {v}")),
             None => self.fail("did not answer within 120 s"),
+        };
+        (status, body, answered.saturating_duration_since(handed_out))
+    }
+
+    /// utime + stime of the whole process so far (every thread, exited ones too), in clock
+    /// ticks (`/proc/PID/stat`).
+    fn cpu_ticks(&self) -> u64 {
+        let path = format!("/proc/{}/stat", self.pid);
+        let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        // The fields after the command name (which may hold spaces), from field 3 (state).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15, so 11 and 12 of `rest`.
+        match (
+            fields.get(11).and_then(|v| v.parse::<u64>().ok()),
+            fields.get(12).and_then(|v| v.parse::<u64>().ok()),
+        ) {
+            (Some(u), Some(s)) => u + s,
+            _ => die(&format!("{path}: no utime/stime")),
         }
-        answered.saturating_duration_since(handed_out)
     }
 
     /// Peak resident set (`VmHWM`) so far, bytes.
@@ -435,9 +531,10 @@ fn find_cc() -> Option<PathBuf> {
 
 /// One cold start of `program`: from just before spawning it to the arrival of its first
 /// request line on `listener`, which must be `GET /next`.
-async fn start_once(listener: &TcpListener, program: &Path, env: &[(String, String)]) -> f64 {
+async fn start_once(listener: &TcpListener, program: &Program, env: &[(String, String)]) -> f64 {
     let started = Instant::now();
-    let mut child = std::process::Command::new(program)
+    let mut child = program
+        .std_command()
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -484,8 +581,10 @@ async fn start_once(listener: &TcpListener, program: &Path, env: &[(String, Stri
 /// the same binary with `EVENT_BUS_NAME` set (its EventBridge client is built at init only
 /// then; nothing is sent before the first delivery, so the bus need not exist), and a
 /// minimal C program that only connects and sends the request
-/// (`bench/coldstart_floor.c`: the floor of fork/exec/connect on this machine).
-async fn coldstart(bin: &Path, secret: &str, runs: usize, cc: &Path) -> Value {
+/// (`bench/coldstart_floor.c`: the floor of fork/exec/connect on this machine); and the
+/// customer's Node.js listener (`node bench/node/lambda-listener.js`, `node_*` keys), timed
+/// the same way.
+async fn coldstart(bin: &Path, node: &Program, secret: &str, runs: usize, cc: &Path) -> Value {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| die(&format!("bind the runtime API socket: {e}")));
@@ -509,20 +608,21 @@ async fn coldstart(bin: &Path, secret: &str, runs: usize, cc: &Path) -> Value {
     };
     let empty_dir = empty.to_string_lossy().into_owned();
     let no_file = empty.join("none.pem").to_string_lossy().into_owned();
-    let mut variants: Vec<(&str, PathBuf, Env)> = vec![
-        ("default", bin.to_owned(), env.clone()),
-        ("event_bus", bin.to_owned(), with(&[("EVENT_BUS_NAME", "bench-bus")])),
+    let bin = Program::binary(bin);
+    let mut variants: Vec<(&str, Program, Env)> = vec![
+        ("default", bin.clone(), env.clone()),
+        ("event_bus", bin.clone(), with(&[("EVENT_BUS_NAME", "bench-bus")])),
     ];
     if let Some(bundle) = bundle {
         variants.push((
             "bundle_only",
-            bin.to_owned(),
+            bin.clone(),
             with(&[("SSL_CERT_FILE", bundle), ("SSL_CERT_DIR", &empty_dir)]),
         ));
     }
     variants.push((
         "no_roots",
-        bin.to_owned(),
+        bin.clone(),
         with(&[("SSL_CERT_FILE", &no_file), ("SSL_CERT_DIR", &empty_dir)]),
     ));
     let floor = scratch.join("floor");
@@ -537,7 +637,10 @@ async fn coldstart(bin: &Path, secret: &str, runs: usize, cc: &Path) -> Value {
     if !compiled.success() {
         die(&format!("{} -O2 {} failed: {compiled}", cc.display(), source.display()));
     }
-    variants.push(("exec_floor", floor, env.clone()));
+    variants.push(("exec_floor", Program::binary(&floor), env.clone()));
+    // The customer's Node.js listener: its SDK clients are made at module load, as in
+    // the Rust function's init; nothing is fetched before the first event either.
+    variants.push(("node", node.clone(), env.clone()));
 
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for (_, program, venv) in &variants {
@@ -787,8 +890,14 @@ const PUBLISHED: &str = concat!(
     "</ResponseMetadata></PublishBatchResponse>"
 );
 
+const PUBLISHED_ONE: &str = concat!(
+    r#"<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>"#,
+    "<MessageId>bench</MessageId></PublishResult><ResponseMetadata><RequestId>bench</RequestId>",
+    "</ResponseMetadata></PublishResponse>"
+);
+
 /// A stand-in for S3 and SNS that answers at once: `PutObject` with an `ETag`,
-/// `PublishBatch` with no entry failed. moto handles one request at a time, so behind it
+/// `PublishBatch` with no entry failed, `Publish` with a message id. moto handles one request at a time, so behind it
 /// part of an added delay hides in moto's queue; behind this, the added time is exactly the
 /// round trips on the critical path.
 async fn instant_aws() -> SocketAddr {
@@ -819,11 +928,22 @@ async fn instant_aws() -> SocketAddr {
 async fn instant_answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     // SNS's query protocol posts a form; S3's PutObject is a PUT.
     let publish = req.method() == Method::POST;
-    let _ = req.into_body().collect().await;
+    let form = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let rsp = if publish {
+        // `Publish` (the Node.js listener's, one message a call) or `PublishBatch`.
+        let single = form.starts_with(b"Action=Publish&") || form.windows(16).any(|w| w == b"&Action=Publish&");
         Response::builder()
             .header("content-type", "text/xml")
-            .body(Full::new(Bytes::from_static(PUBLISHED.as_bytes())))
+            .body(Full::new(Bytes::from_static(if single {
+                PUBLISHED_ONE.as_bytes()
+            } else {
+                PUBLISHED.as_bytes()
+            })))
     } else {
         Response::builder()
             .header("etag", "\"bench\"")
@@ -880,7 +1000,13 @@ async fn reset_moto(moto: &e2e::moto::Moto) {
 /// its queue). The same with `MAX_CONCURRENCY=1` is the one-by-one comparison. The time of
 /// one invocation runs from the last byte of its event written to the function (a
 /// [`HandOutTap`] between the function and the emulator) to the arrival of its answer.
-async fn fanout(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Value {
+/// The customer's Node.js listener runs beside the function behind the same proxy (not
+/// one by one: it has no such setting), the two taking turns going first in a round; its
+/// figures are under `node`. Its two phases (every PutObject, then every Publish) are two
+/// round trips on its critical path, but the SDK's own CPU time per call (signing,
+/// checksums) spreads its requests over longer than the delay, which then partly hides
+/// behind that work: its count comes out lower than the round trips it waits for.
+async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs: usize) -> Value {
     let (body, signature) = load(deliveries, "fanout-50-file-1MiB");
     let event = http_api_event(&body, &signature, false);
     let moto = e2e::moto::shared();
@@ -890,61 +1016,102 @@ async fn fanout(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Val
         failed: &failed,
     };
     let instant = instant_aws().await;
+    let bin = Program::binary(bin);
     let mut result = Map::new();
     result.insert("delay_ms".into(), json!(DELAY.as_millis() as u64));
     result.insert("runs".into(), json!(runs));
     result.insert("bytes".into(), json!(body.len()));
     let labels = [
-        ("instant", instant, None, runs),
-        ("moto", moto.addr(), None, runs),
-        ("sequential", instant, Some("1"), (runs / 3).max(2)),
+        ("instant", instant, None, runs, true),
+        ("moto", moto.addr(), None, runs, true),
+        ("sequential", instant, Some("1"), (runs / 3).max(2), false),
     ];
-    for (label, upstream, max_concurrency, n) in labels {
+    let mut node_result = Map::new();
+    for (label, upstream, max_concurrency, n, with_node) in labels {
         let proxy = DelayProxy::start(upstream).await;
         let mut env = function_env(&proxy.url(), secret, &topics);
         if let Some(c) = max_concurrency {
             env.push(("MAX_CONCURRENCY".into(), c.into()));
         }
-        let f = Function::start(&format!("fanout-{label}"), bin, env, true).await;
+        let mut functions = vec![Function::start(&format!("fanout-{label}"), &bin, env.clone(), true).await];
+        if with_node {
+            functions.push(Function::start(&format!("fanout-{label}-node"), node, env, true).await);
+        }
         proxy.reset(Duration::ZERO);
-        f.invoke_200(event.clone()).await; // warm-up: connections, credentials
-        let (mut fast, mut slow, mut applied, mut requests) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..n {
+        for f in &functions {
+            for _ in 0..WARM_UPS {
+                f.invoke_200(event.clone()).await; // connections, credentials, Node's JIT
+            }
+        }
+        let mut samples: Vec<FanoutSamples> = functions.iter().map(|_| FanoutSamples::default()).collect();
+        for round in 0..n {
             for delay in [Duration::ZERO, DELAY] {
-                proxy.reset(delay);
-                let took = ms(f.invoke_200(event.clone()).await);
-                requests.push(proxy.requests() as f64);
-                if delay.is_zero() {
-                    fast.push(took);
-                } else {
-                    slow.push(took);
-                    applied.push(ms(proxy.delayed()) / proxy.requests().max(1) as f64);
+                for k in 0..functions.len() {
+                    let i = (k + round) % functions.len();
+                    proxy.reset(delay);
+                    let took = ms(functions[i].invoke_200(event.clone()).await);
+                    let s = &mut samples[i];
+                    s.requests.push(proxy.requests() as f64);
+                    if delay.is_zero() {
+                        s.fast.push(took);
+                    } else {
+                        s.slow.push(took);
+                        s.applied.push(ms(proxy.delayed()) / proxy.requests().max(1) as f64);
+                    }
                 }
             }
         }
-        drop(f);
-        let (fast_ms, slow_ms, per_request) = (median(&fast), median(&slow), median(&applied));
-        let calls = median(&requests);
-        let out = json!({
-            "upstream": if upstream == instant { "instant" } else { "moto" },
-            "max_concurrency": max_concurrency.unwrap_or("16 (default)"),
-            "runs": n,
+        drop(functions);
+        let upstream_name = if upstream == instant { "instant" } else { "moto" };
+        for (i, s) in samples.iter().enumerate() {
+            let out = s.summary(upstream_name, max_concurrency.unwrap_or("16 (default)"), n);
+            let who = if i == 0 { "" } else { " (Node.js)" };
+            say(&format!(
+                "fan-out {label}{who}: {:.1} round trips at 20 ms",
+                out["round_trips"].as_f64().unwrap_or(f64::NAN)
+            ));
+            if i == 0 {
+                result.insert(label.into(), out);
+            } else {
+                node_result.insert(label.into(), out);
+            }
+        }
+    }
+    result.insert("node".into(), Value::Object(node_result));
+    Value::Object(result)
+}
+
+/// Invocations each function gets before it is measured: connections, credentials, and
+/// Node's JIT on the listener's code.
+const WARM_UPS: usize = 3;
+
+/// One function's fan-out samples, ms, and the requests the proxy counted.
+#[derive(Default)]
+struct FanoutSamples {
+    fast: Vec<f64>,
+    slow: Vec<f64>,
+    applied: Vec<f64>,
+    requests: Vec<f64>,
+}
+
+impl FanoutSamples {
+    fn summary(&self, upstream: &str, max_concurrency: &str, runs: usize) -> Value {
+        let (fast_ms, slow_ms, per_request) = (median(&self.fast), median(&self.slow), median(&self.applied));
+        let calls = median(&self.requests);
+        json!({
+            "upstream": upstream,
+            "max_concurrency": max_concurrency,
+            "runs": runs,
             "requests": calls,
             "no_delay_median_ms": fast_ms,
             "delayed_median_ms": slow_ms,
             "applied_delay_ms": per_request,
             "round_trips": (slow_ms - fast_ms) / per_request,
-            "no_delay_samples_ms": fast,
-            "delayed_samples_ms": slow,
+            "no_delay_samples_ms": self.fast,
+            "delayed_samples_ms": self.slow,
             "sequential_estimate_ms": fast_ms + calls * per_request,
-        });
-        say(&format!(
-            "fan-out {label}: {:.1} round trips at 20 ms",
-            (slow_ms - fast_ms) / per_request
-        ));
-        result.insert(label.into(), out);
+        })
     }
-    Value::Object(result)
 }
 
 // --- Figure 5: memory -------------------------------------------------------------------------
@@ -952,8 +1119,9 @@ async fn fanout(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Val
 /// Whole-process peak RSS (`VmHWM`) of a fresh process that handled one delivery (read
 /// once it is back at `GET /next`), for 1 file of 2 KB and 50 files of 1, 2, 4 and 6 MiB,
 /// the 6 MiB one also base64-encoded; and the least-squares slope of the peak over the
-/// body size (plain 50-file events).
-async fn memory(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Value {
+/// body size (plain 50-file events). The customer's Node.js listener is measured the same
+/// way in the same rounds, for 1 file of 2 KB and 50 files of 1 and 6 MiB (under `node`).
+async fn memory(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs: usize) -> Value {
     let files = manifest(deliveries)
         .get("mem-6MiB")
         .and_then(|m| m.get("files"))
@@ -965,39 +1133,40 @@ async fn memory(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Val
         confirmed: &confirmed,
         failed: &failed,
     };
+    let bin = Program::binary(bin);
     let cases = [
-        ("tiny", false),
-        ("mem-1MiB", false),
-        ("mem-2MiB", false),
-        ("mem-4MiB", false),
-        ("mem-6MiB", false),
-        ("mem-6MiB", true),
+        (&bin, "tiny", false),
+        (&bin, "mem-1MiB", false),
+        (&bin, "mem-2MiB", false),
+        (&bin, "mem-4MiB", false),
+        (&bin, "mem-6MiB", false),
+        (&bin, "mem-6MiB", true),
+        (node, "tiny", false),
+        (node, "mem-1MiB", false),
+        (node, "mem-6MiB", false),
     ];
-    struct Size {
-        key: String,
-        bytes: usize,
-        event_bytes: usize,
-        peak: Vec<f64>,
-        init: Vec<f64>,
-    }
-    let mut sizes: Vec<Size> = Vec::new();
+    let mut sizes: Vec<PeakSize> = Vec::new();
+    let mut node_sizes: Vec<PeakSize> = Vec::new();
     for _ in 0..runs {
-        for (name, as_base64) in cases {
+        for (program, name, as_base64) in cases {
+            let is_node = std::ptr::eq(program, node);
             let (body, signature) = load(deliveries, name);
             let event = http_api_event(&body, &signature, as_base64);
             let event_bytes = event.to_string().len();
             let key = format!("{name}{}", if as_base64 { " (base64)" } else { "" });
             let env = function_env(&moto.endpoint(), secret, &topics);
-            let f = Function::start(&format!("memory-{name}"), bin, env, false).await;
+            let label = format!("memory-{name}{}", if is_node { "-node" } else { "" });
+            let f = Function::start(&label, program, env, false).await;
             let init = f.peak_rss();
             f.invoke_200(event).await;
             f.wait_next_calls(2).await; // back at /next: the request is over
             let peak = f.peak_rss();
             drop(f);
+            let sizes = if is_node { &mut node_sizes } else { &mut sizes };
             let i = match sizes.iter().position(|s| s.key == key) {
                 Some(i) => i,
                 None => {
-                    sizes.push(Size {
+                    sizes.push(PeakSize {
                         key,
                         bytes: body.len(),
                         event_bytes,
@@ -1010,20 +1179,11 @@ async fn memory(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Val
             sizes[i].peak.push(peak as f64);
             sizes[i].init.push(init as f64);
         }
-        say(&format!("memory: round done ({} sizes)", sizes.len()));
-    }
-    let mut out = Map::new();
-    for s in &sizes {
-        out.insert(
-            s.key.clone(),
-            json!({
-                "bytes": s.bytes,
-                "event_bytes": s.event_bytes,
-                "peak_rss_median_bytes": median(&s.peak),
-                "init_rss_median_bytes": median(&s.init),
-                "peak_samples_bytes": s.peak,
-            }),
-        );
+        say(&format!(
+            "memory: round done ({} sizes, {} for Node.js)",
+            sizes.len(),
+            node_sizes.len()
+        ));
     }
     // Least-squares slope of peak RSS over body size (plain events, 1 to 6 MiB).
     let points: Vec<(f64, f64)> = sizes
@@ -1038,10 +1198,273 @@ async fn memory(bin: &Path, secret: &str, deliveries: &Path, runs: usize) -> Val
         / points.iter().map(|(x, _)| (x - mx) * (x - mx)).sum::<f64>();
     json!({
         "runs": runs,
-        "sizes": out,
+        "sizes": PeakSize::summary(&sizes),
         "rss_per_body_byte": slope,
         "intercept_bytes": my - slope * mx,
         "files": files,
+        "node": {"sizes": PeakSize::summary(&node_sizes)},
+    })
+}
+
+/// The peaks of one delivery size over the rounds.
+struct PeakSize {
+    key: String,
+    bytes: usize,
+    event_bytes: usize,
+    peak: Vec<f64>,
+    init: Vec<f64>,
+}
+
+impl PeakSize {
+    fn summary(sizes: &[PeakSize]) -> Value {
+        let mut out = Map::new();
+        for s in sizes {
+            out.insert(
+                s.key.clone(),
+                json!({
+                    "bytes": s.bytes,
+                    "event_bytes": s.event_bytes,
+                    "peak_rss_median_bytes": median(&s.peak),
+                    "init_rss_median_bytes": median(&s.init),
+                    "peak_samples_bytes": s.peak,
+                }),
+            );
+        }
+        Value::Object(out)
+    }
+}
+
+// --- Beside the customer's Node.js listener: warm latency and CPU per invocation ----------
+
+/// The warm figures' deliveries: 1 file of about 2 KB and 50 files of about 1 MiB.
+const WARM_CASES: [&str; 2] = ["tiny", "fanout-50-file-1MiB"];
+
+/// Batches of the CPU figure per delivery size (the function and Node taking turns).
+const CPU_ROUNDS: usize = 3;
+
+/// Warm latency and CPU per invocation of the function and of the customer's Node.js
+/// listener, both against moto with no added delay, in the same rounds.
+///
+/// First [`check_node`] proves the listener really stores and publishes. Then one warm
+/// process of each (after [`WARM_UPS`] invocations of each delivery): latency is the
+/// median of `runs` invocations per delivery, from the event handed out to the answer (a
+/// [`HandOutTap`]), the two taking turns going first; CPU is utime + stime of the whole
+/// process (`/proc/PID/stat`, clock ticks) over [`CPU_ROUNDS`] interleaved batches of
+/// invocations, divided by their count (`10 x runs` invocations of the 1-file delivery,
+/// `2 x runs` of the 50-file one). moto answers every request with `Connection: close`, so
+/// both open a connection per S3/SNS call, which AWS's endpoints would keep alive.
+async fn warm(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs: usize) -> Value {
+    let check = check_node(node, secret, deliveries).await;
+    let moto = e2e::moto::shared();
+    let (confirmed, failed) = moto_resources(moto).await;
+    let topics = Topics {
+        confirmed: &confirmed,
+        failed: &failed,
+    };
+    let env = function_env(&moto.endpoint(), secret, &topics);
+    let bin = Program::binary(bin);
+    let functions = [
+        Function::start("warm", &bin, env.clone(), true).await,
+        Function::start("warm-node", node, env, true).await,
+    ];
+    let manifest = manifest(deliveries);
+    let cases: Vec<(&str, Value, usize, u64)> = WARM_CASES
+        .iter()
+        .map(|&name| {
+            let (body, signature) = load(deliveries, name);
+            let files = manifest
+                .get(name)
+                .and_then(|m| m.get("files"))
+                .and_then(Value::as_u64)
+                .unwrap_or_else(|| die(&format!("manifest.json has no {name}.files")));
+            (name, http_api_event(&body, &signature, false), body.len(), files)
+        })
+        .collect();
+    for f in &functions {
+        for (_, event, _, _) in &cases {
+            for _ in 0..WARM_UPS {
+                f.invoke_200(event.clone()).await;
+            }
+        }
+    }
+    let tick_ms = 1000.0 / clock_ticks_per_second();
+    let mut out = Map::new();
+    for (name, event, bytes, files) in &cases {
+        let mut latency = [Vec::new(), Vec::new()];
+        for round in 0..runs {
+            for k in 0..2 {
+                let i = (k + round) % 2;
+                latency[i].push(ms(functions[i].invoke_200(event.clone()).await));
+            }
+        }
+        let batch = if *files == 1 {
+            (runs * 10 / CPU_ROUNDS).max(10)
+        } else {
+            (runs * 2 / CPU_ROUNDS).max(3)
+        };
+        let (mut ticks, mut count) = ([0u64; 2], [0usize; 2]);
+        for round in 0..CPU_ROUNDS {
+            for k in 0..2 {
+                let i = (k + round) % 2;
+                let before = functions[i].cpu_ticks();
+                for _ in 0..batch {
+                    functions[i].invoke_200(event.clone()).await;
+                }
+                ticks[i] += functions[i].cpu_ticks() - before;
+                count[i] += batch;
+            }
+        }
+        let one = |i: usize| {
+            json!({
+                "latency_median_ms": median(&latency[i]),
+                "latency_samples_ms": latency[i],
+                "cpu_ms": ticks[i] as f64 * tick_ms / count[i] as f64,
+                "cpu_ticks": ticks[i],
+                "cpu_invocations": count[i],
+            })
+        };
+        let (rust, node) = (one(0), one(1));
+        let ratio = |key: &str| node[key].as_f64().unwrap_or(f64::NAN) / rust[key].as_f64().unwrap_or(f64::NAN);
+        say(&format!(
+            "warm {name}: latency {:.1} ms vs Node.js {:.1} ms; CPU {:.2} ms vs {:.2} ms per invocation",
+            rust["latency_median_ms"].as_f64().unwrap_or(f64::NAN),
+            node["latency_median_ms"].as_f64().unwrap_or(f64::NAN),
+            rust["cpu_ms"].as_f64().unwrap_or(f64::NAN),
+            node["cpu_ms"].as_f64().unwrap_or(f64::NAN),
+        ));
+        out.insert(
+            (*name).to_owned(),
+            json!({
+                "files": files,
+                "bytes": bytes,
+                "runs": runs,
+                "rust": rust,
+                "node": node,
+                "node_over_rust_latency": ratio("latency_median_ms"),
+                "node_over_rust_cpu": ratio("cpu_ms"),
+            }),
+        );
+    }
+    json!({
+        "upstream": "moto",
+        "tick_ms": tick_ms,
+        "cases": out,
+        "node_check": check,
+    })
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, else Linux's 100).
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Proves the Node.js listener does the work it is timed for, on moto with a queue
+/// subscribed to each topic: a wrong signature gets `401`; the 50-file delivery (as a
+/// base64 event) gets `200`, one object per file entry holding that entry, and one message
+/// per file on the confirmed topic, none on the failed one; a failed delivery's files
+/// each get an object and a message on the failed topic, a processed one's an object and
+/// no message. Dies otherwise.
+async fn check_node(node: &Program, secret: &str, deliveries: &Path) -> Value {
+    let moto = e2e::moto::shared();
+    reset_moto(moto).await;
+    let aws = e2e::Aws::connect(&moto.endpoint());
+    let res = aws.create_resources(false).await;
+    let topics = Topics {
+        confirmed: &res.confirmed_topic_arn,
+        failed: &res.failed_topic_arn,
+    };
+    let prefix = "node-check/";
+    let mut env = function_env(&moto.endpoint(), secret, &topics);
+    env.push(("RESULTS_BUCKET".into(), res.bucket.clone()));
+    env.push(("RESULTS_PREFIX".into(), prefix.into()));
+    let f = Function::start("check-node", node, env, false).await;
+    let (body, signature) = load(deliveries, "fanout-50-file-1MiB");
+    let wrong = B64.encode([0u8; 32]);
+    let (refused, _, _) = f.invoke(http_api_event(&body, &wrong, false)).await;
+    if refused != 401 {
+        f.fail(&format!("answered {refused} to a wrong signature, not 401"));
+    }
+    f.invoke_200(http_api_event(&body, &signature, true)).await;
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or_else(|e| die(&format!("the 50-file delivery: {e}")));
+    let entries = parsed["result"].as_array().cloned().unwrap_or_default();
+    let keys = aws.list_keys(&res.bucket, prefix).await;
+    if keys.len() != entries.len() {
+        f.fail(&format!(
+            "stored {} objects for {} file entries",
+            keys.len(),
+            entries.len()
+        ));
+    }
+    for key in &keys {
+        let stored = aws.get_object(&res.bucket, key).await.json();
+        if !entries.contains(&stored) {
+            f.fail(&format!("{key} does not hold one of the delivery's entries"));
+        }
+    }
+    let mut confirmed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while confirmed.len() < entries.len() && Instant::now() < deadline {
+        confirmed.extend(aws.drain(&res.confirmed_queue).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed = aws.drain(&res.failed_queue).await;
+    if confirmed.len() != entries.len() || !failed.is_empty() {
+        f.fail(&format!(
+            "published {} confirmed and {} failed messages for {} confirmed files",
+            confirmed.len(),
+            failed.len(),
+            entries.len()
+        ));
+    }
+    // Routing by event: 3 failed files go to the failed topic, 2 processed ones to none.
+    let (mut routed_objects, mut routed_failed, mut routed_confirmed) = (0, 0, 0);
+    for (event, status, files) in [
+        ("extraction.failed", "failed", 3),
+        ("extraction.processed", "processed", 2),
+    ] {
+        let delivery = (0..files).fold(Delivery::new(event), |d, i| {
+            d.raw_entry(&entry_text("check", "check", &format!("file-{i}"), status, "{}"))
+        });
+        f.invoke_200(http_api_event(&delivery.body(), &delivery.signature(secret), false))
+            .await;
+        let stored = aws.list_keys(&res.bucket, &format!("{prefix}check/")).await;
+        let published_failed = aws.drain(&res.failed_queue).await.len();
+        let published_confirmed = aws.drain(&res.confirmed_queue).await.len();
+        let expected_failed = if status == "failed" { files } else { 0 };
+        if stored.len() != routed_objects + files || published_failed != expected_failed || published_confirmed != 0 {
+            f.fail(&format!(
+                "{event} with {files} files: {} new objects, {published_failed} failed and {published_confirmed} confirmed messages",
+                stored.len() - routed_objects
+            ));
+        }
+        routed_objects = stored.len();
+        routed_failed += published_failed;
+        routed_confirmed += published_confirmed;
+    }
+    say(&format!(
+        "Node.js listener checked: 401 to a wrong signature; {} objects and {} messages for {} confirmed files; \
+         failed and processed deliveries routed",
+        keys.len(),
+        confirmed.len(),
+        entries.len()
+    ));
+    json!({
+        "files": entries.len(),
+        "objects": keys.len(),
+        "confirmed_messages": confirmed.len(),
+        "failed_messages": failed.len(),
+        "wrong_signature_status": refused,
+        "routing": {
+            "failed_and_processed_objects": routed_objects,
+            "failed_messages": routed_failed,
+            "confirmed_messages": routed_confirmed,
+        },
     })
 }
 
@@ -1059,18 +1482,29 @@ fn main() {
     } else {
         None
     };
-    if wants("fanout") || wants("memory") {
+    if wants("fanout") || wants("memory") || wants("warm") {
         // Panics with how to install it when it is missing.
         e2e::moto::find_moto_server();
     }
+    // Every part runs the customer's Node.js listener beside the function.
+    let node_path = find_node();
+    let node = Program::node_listener(&node_path);
+    let node_version = std::process::Command::new(&node_path)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| die(&format!("{} --version failed", node_path.display())));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap_or_else(|e| die(&format!("tokio runtime: {e}")));
     let mut doc = Map::new();
+    doc.insert("node_version".into(), json!(node_version));
     if let Some(cc) = &cc {
-        let cs = rt.block_on(coldstart(&a.bin, &secret, a.runs, cc));
+        let cs = rt.block_on(coldstart(&a.bin, &node, &secret, a.runs, cc));
         say(&format!(
             "cold start: median {:.2} ms",
             cs["median_ms"].as_f64().unwrap_or(f64::NAN)
@@ -1078,12 +1512,16 @@ fn main() {
         doc.insert("coldstart".into(), cs);
     }
     if wants("fanout") {
-        let fo = rt.block_on(fanout(&a.bin, &secret, &a.deliveries, (a.runs / 3).max(3)));
+        let fo = rt.block_on(fanout(&a.bin, &node, &secret, &a.deliveries, (a.runs / 3).max(3)));
         doc.insert("fanout".into(), fo);
     }
     if wants("memory") {
-        let mem = rt.block_on(memory(&a.bin, &secret, &a.deliveries, (a.runs / 7).max(1)));
+        let mem = rt.block_on(memory(&a.bin, &node, &secret, &a.deliveries, (a.runs / 7).max(1)));
         doc.insert("memory".into(), mem);
+    }
+    if wants("warm") {
+        let warm = rt.block_on(warm(&a.bin, &node, &secret, &a.deliveries, a.runs));
+        doc.insert("warm".into(), warm);
     }
     let text = serde_json::to_string_pretty(&Value::Object(doc)).unwrap_or_else(|e| die(&format!("JSON: {e}")));
     match &a.out {
