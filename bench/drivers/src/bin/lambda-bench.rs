@@ -1000,6 +1000,7 @@ async fn reset_moto(moto: &e2e::moto::Moto) {
 /// its queue). The same with `MAX_CONCURRENCY=1` is the one-by-one comparison. The time of
 /// one invocation runs from the last byte of its event written to the function (a
 /// [`HandOutTap`] between the function and the emulator) to the arrival of its answer.
+/// Every invocation is a delivery of files no earlier one wrote ([`fresh_event`]).
 /// The customer's Node.js listener runs beside the function behind the same proxy (not
 /// one by one: it has no such setting), the two taking turns going first in a round; its
 /// figures are under `node`. Its two phases (every PutObject, then every Publish) are two
@@ -1007,8 +1008,13 @@ async fn reset_moto(moto: &e2e::moto::Moto) {
 /// checksums) spreads its requests over longer than the delay, which then partly hides
 /// behind that work: its count comes out lower than the round trips it waits for.
 async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs: usize) -> Value {
-    let (body, signature) = load(deliveries, "fanout-50-file-1MiB");
-    let event = http_api_event(&body, &signature, false);
+    let (body, _) = load(deliveries, "fanout-50-file-1MiB");
+    // Each invocation a delivery of new files, so moto sees first writes (not repeats).
+    let mut serial = 1_000_000usize;
+    let mut next = || {
+        serial += 1;
+        fresh_event(&body, secret, Some(serial))
+    };
     let moto = e2e::moto::shared();
     let (confirmed, failed) = moto_resources(moto).await;
     let topics = Topics {
@@ -1040,7 +1046,7 @@ async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
         proxy.reset(Duration::ZERO);
         for f in &functions {
             for _ in 0..WARM_UPS {
-                f.invoke_200(event.clone()).await; // connections, credentials, Node's JIT
+                f.invoke_200(next()).await; // connections, credentials, Node's JIT
             }
         }
         let mut samples: Vec<FanoutSamples> = functions.iter().map(|_| FanoutSamples::default()).collect();
@@ -1048,8 +1054,9 @@ async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
             for delay in [Duration::ZERO, DELAY] {
                 for k in 0..functions.len() {
                     let i = (k + round) % functions.len();
+                    let event = next();
                     proxy.reset(delay);
-                    let took = ms(functions[i].invoke_200(event.clone()).await);
+                    let took = ms(functions[i].invoke_200(event).await);
                     let s = &mut samples[i];
                     s.requests.push(proxy.requests() as f64);
                     if delay.is_zero() {
@@ -1246,7 +1253,8 @@ const CPU_ROUNDS: usize = 3;
 /// listener, both against moto with no added delay, in the same rounds.
 ///
 /// First [`check_node`] proves the listener really stores and publishes. Then one warm
-/// process of each (after [`WARM_UPS`] invocations of each delivery): latency is the
+/// process of each (after [`WARM_UPS`] invocations of each delivery), every invocation a
+/// delivery of files no earlier one wrote ([`fresh_event`]): latency is the
 /// median of `runs` invocations per delivery, from the event handed out to the answer (a
 /// [`HandOutTap`]), the two taking turns going first; CPU is utime + stime of the whole
 /// process (`/proc/PID/stat`, clock ticks) over [`CPU_ROUNDS`] interleaved batches of
@@ -1268,33 +1276,45 @@ async fn warm(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs:
         Function::start("warm-node", node, env, true).await,
     ];
     let manifest = manifest(deliveries);
-    let cases: Vec<(&str, Value, usize, u64)> = WARM_CASES
+    let cases: Vec<(&str, Vec<u8>, usize, u64)> = WARM_CASES
         .iter()
         .map(|&name| {
             let (body, signature) = load(deliveries, name);
+            // The re-signing below must give back the dumped signature for the dumped body.
+            if fresh_event(&body, secret, None) != http_api_event(&body, &signature, false) {
+                die(&format!("{name}: signing its result again does not give its signature"));
+            }
             let files = manifest
                 .get(name)
                 .and_then(|m| m.get("files"))
                 .and_then(Value::as_u64)
                 .unwrap_or_else(|| die(&format!("manifest.json has no {name}.files")));
-            (name, http_api_event(&body, &signature, false), body.len(), files)
+            let bytes = body.len();
+            (name, body, bytes, files)
         })
         .collect();
+    // Every invocation gets file ids no other wrote (the first write of each key, as a
+    // delivery of new files makes), the function's and Node's alike.
+    let mut serial = 0usize;
+    let mut next = |body: &[u8]| {
+        serial += 1;
+        fresh_event(body, secret, Some(serial))
+    };
     for f in &functions {
-        for (_, event, _, _) in &cases {
+        for (_, body, _, _) in &cases {
             for _ in 0..WARM_UPS {
-                f.invoke_200(event.clone()).await;
+                f.invoke_200(next(body)).await;
             }
         }
     }
     let tick_ms = 1000.0 / clock_ticks_per_second();
     let mut out = Map::new();
-    for (name, event, bytes, files) in &cases {
+    for (name, body, bytes, files) in &cases {
         let mut latency = [Vec::new(), Vec::new()];
         for round in 0..runs {
             for k in 0..2 {
                 let i = (k + round) % 2;
-                latency[i].push(ms(functions[i].invoke_200(event.clone()).await));
+                latency[i].push(ms(functions[i].invoke_200(next(body)).await));
             }
         }
         let batch = if *files == 1 {
@@ -1306,9 +1326,10 @@ async fn warm(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs:
         for round in 0..CPU_ROUNDS {
             for k in 0..2 {
                 let i = (k + round) % 2;
+                let events: Vec<Value> = (0..batch).map(|_| next(body)).collect();
                 let before = functions[i].cpu_ticks();
-                for _ in 0..batch {
-                    functions[i].invoke_200(event.clone()).await;
+                for event in events {
+                    functions[i].invoke_200(event).await;
                 }
                 ticks[i] += functions[i].cpu_ticks() - before;
                 count[i] += batch;
@@ -1351,6 +1372,26 @@ async fn warm(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs:
         "cases": out,
         "node_check": check,
     })
+}
+
+/// The HTTP API event of `body` with every `fileId` made unique to `serial` (as is without
+/// one), signed again over its `result`: a delivery of files no earlier invocation wrote.
+fn fresh_event(body: &[u8], secret: &str, serial: Option<usize>) -> Value {
+    let text = std::str::from_utf8(body).unwrap_or_else(|_| die("a delivery is not UTF-8"));
+    let text = match serial {
+        Some(n) => text.replace("\"fileId\":\"", &format!("\"fileId\":\"w{n}-")),
+        None => text.to_owned(),
+    };
+    // `{"event":…,"result":[…]}`: the result runs from its member to the closing brace.
+    let start = text
+        .find("\"result\":")
+        .unwrap_or_else(|| die("a delivery has no result"))
+        + "\"result\":".len();
+    let end = text
+        .rfind('}')
+        .unwrap_or_else(|| die("a delivery is not a JSON object"));
+    let signature = e2e::requests::sign(secret, text[start..end].as_bytes());
+    http_api_event(text.as_bytes(), &signature, false)
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`, else Linux's 100).
