@@ -1390,7 +1390,7 @@ fn fresh_event(body: &[u8], secret: &str, serial: Option<usize>) -> Value {
     let end = text
         .rfind('}')
         .unwrap_or_else(|| die("a delivery is not a JSON object"));
-    let signature = e2e::requests::sign(secret, text[start..end].as_bytes());
+    let signature = e2e::requests::sign(secret, &text.as_bytes()[start..end]);
     http_api_event(text.as_bytes(), &signature, false)
 }
 
