@@ -61,6 +61,8 @@ const PARTS: [&str; 4] = ["coldstart", "fanout", "memory", "warm"];
 
 struct Args {
     bin: PathBuf,
+    /// Another build of the function (the previous one), measured beside `bin`.
+    compare: Option<PathBuf>,
     deliveries: PathBuf,
     only: Vec<String>,
     runs: usize,
@@ -70,6 +72,7 @@ struct Args {
 fn args() -> Args {
     let target = e2e::target_dir().join("release");
     let mut bin = target.join("webhook");
+    let mut compare = None;
     let mut deliveries = None;
     let mut only = PARTS.join(",");
     let mut runs = 21;
@@ -79,12 +82,13 @@ fn args() -> Args {
         let mut value = || it.next().unwrap_or_else(|| die(&format!("{flag} needs a value")));
         match flag.as_str() {
             "--bin" => bin = value().into(),
+            "--compare" => compare = Some(PathBuf::from(value())),
             "--deliveries" => deliveries = Some(PathBuf::from(value())),
             "--only" => only = value(),
             "--runs" => runs = value().parse().unwrap_or_else(|_| die("--runs needs a number")),
             "--out" => out = Some(PathBuf::from(value())),
             "-h" | "--help" => {
-                eprintln!("lambda-bench --deliveries DIR [--bin PATH] [--only coldstart,fanout,memory,warm] [--runs N] [--out FILE]");
+                eprintln!("lambda-bench --deliveries DIR [--bin PATH] [--compare PATH] [--only coldstart,fanout,memory,warm] [--runs N] [--out FILE]");
                 std::process::exit(0);
             }
             other => die(&format!("unknown option {other}")),
@@ -104,8 +108,13 @@ fn args() -> Args {
     let deliveries = deliveries.unwrap_or_else(|| {
         die("--deliveries DIR is required (FIGURES_DUMP=DIR cargo bench --workspace --all-features --bench figures)")
     });
+    let compare = compare.map(|c| std::path::absolute(&c).unwrap_or(c));
+    if let Some(c) = compare.as_ref().filter(|c| !c.is_file()) {
+        die(&format!("--compare {}: no such file", c.display()));
+    }
     Args {
         bin,
+        compare,
         deliveries,
         only,
         runs,
@@ -584,7 +593,7 @@ async fn start_once(listener: &TcpListener, program: &Program, env: &[(String, S
 /// (`bench/coldstart_floor.c`: the floor of fork/exec/connect on this machine); and the
 /// customer's Node.js listener (`node bench/node/lambda-listener.js`, `node_*` keys), timed
 /// the same way.
-async fn coldstart(bin: &Path, node: &Program, secret: &str, runs: usize, cc: &Path) -> Value {
+async fn coldstart(bin: &Path, compare: Option<&Path>, node: &Program, secret: &str, runs: usize, cc: &Path) -> Value {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| die(&format!("bind the runtime API socket: {e}")));
@@ -641,6 +650,10 @@ async fn coldstart(bin: &Path, node: &Program, secret: &str, runs: usize, cc: &P
     // The customer's Node.js listener: its SDK clients are made at module load, as in
     // the Rust function's init; nothing is fetched before the first event either.
     variants.push(("node", node.clone(), env.clone()));
+    // The other build (the previous one), as it starts by default.
+    if let Some(c) = compare {
+        variants.push(("compare", Program::binary(c), env.clone()));
+    }
 
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     for (_, program, venv) in &variants {
@@ -1007,7 +1020,14 @@ async fn reset_moto(moto: &e2e::moto::Moto) {
 /// round trips on its critical path, but the SDK's own CPU time per call (signing,
 /// checksums) spreads its requests over longer than the delay, which then partly hides
 /// behind that work: its count comes out lower than the round trips it waits for.
-async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs: usize) -> Value {
+async fn fanout(
+    bin: &Path,
+    compare: Option<&Path>,
+    node: &Program,
+    secret: &str,
+    deliveries: &Path,
+    runs: usize,
+) -> Value {
     let (body, _) = load(deliveries, "fanout-50-file-1MiB");
     // Each invocation a delivery of new files, so moto sees first writes (not repeats).
     let mut serial = 1_000_000usize;
@@ -1032,7 +1052,7 @@ async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
         ("moto", moto.addr(), None, runs, true),
         ("sequential", instant, Some("1"), (runs / 3).max(2), false),
     ];
-    let mut node_result = Map::new();
+    let (mut node_result, mut compare_result) = (Map::new(), Map::new());
     for (label, upstream, max_concurrency, n, with_node) in labels {
         let proxy = DelayProxy::start(upstream).await;
         let mut env = function_env(&proxy.url(), secret, &topics);
@@ -1040,8 +1060,16 @@ async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
             env.push(("MAX_CONCURRENCY".into(), c.into()));
         }
         let mut functions = vec![Function::start(&format!("fanout-{label}"), &bin, env.clone(), true).await];
+        // Beside the function: Node.js, then the other build, each with its own figures.
+        let mut who = vec!["rust"];
         if with_node {
-            functions.push(Function::start(&format!("fanout-{label}-node"), node, env, true).await);
+            functions.push(Function::start(&format!("fanout-{label}-node"), node, env.clone(), true).await);
+            who.push("node");
+        }
+        if let Some(c) = compare.filter(|_| with_node) {
+            let c = Program::binary(c);
+            functions.push(Function::start(&format!("fanout-{label}-compare"), &c, env, true).await);
+            who.push("compare");
         }
         proxy.reset(Duration::ZERO);
         for f in &functions {
@@ -1070,21 +1098,23 @@ async fn fanout(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
         }
         drop(functions);
         let upstream_name = if upstream == instant { "instant" } else { "moto" };
-        for (i, s) in samples.iter().enumerate() {
-            let out = s.summary(upstream_name, max_concurrency.unwrap_or("16 (default)"), n);
-            let who = if i == 0 { "" } else { " (Node.js)" };
+        for (s, who) in samples.iter().zip(&who) {
+            let out = s.summary(upstream_name, max_concurrency.unwrap_or("default"), n);
             say(&format!(
-                "fan-out {label}{who}: {:.1} round trips at 20 ms",
+                "fan-out {label} ({who}): {:.1} round trips at 20 ms",
                 out["round_trips"].as_f64().unwrap_or(f64::NAN)
             ));
-            if i == 0 {
-                result.insert(label.into(), out);
-            } else {
-                node_result.insert(label.into(), out);
-            }
+            match *who {
+                "rust" => result.insert(label.into(), out),
+                "node" => node_result.insert(label.into(), out),
+                _ => compare_result.insert(label.into(), out),
+            };
         }
     }
     result.insert("node".into(), Value::Object(node_result));
+    if compare.is_some() {
+        result.insert("compare".into(), Value::Object(compare_result));
+    }
     Value::Object(result)
 }
 
@@ -1128,7 +1158,14 @@ impl FanoutSamples {
 /// the 6 MiB one also base64-encoded; and the least-squares slope of the peak over the
 /// body size (plain 50-file events). The customer's Node.js listener is measured the same
 /// way in the same rounds, for 1 file of 2 KB and 50 files of 1 and 6 MiB (under `node`).
-async fn memory(bin: &Path, node: &Program, secret: &str, deliveries: &Path, runs: usize) -> Value {
+async fn memory(
+    bin: &Path,
+    compare: Option<&Path>,
+    node: &Program,
+    secret: &str,
+    deliveries: &Path,
+    runs: usize,
+) -> Value {
     let files = manifest(deliveries)
         .get("mem-6MiB")
         .and_then(|m| m.get("files"))
@@ -1141,7 +1178,8 @@ async fn memory(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
         failed: &failed,
     };
     let bin = Program::binary(bin);
-    let cases = [
+    let other = compare.map(Program::binary);
+    let mut cases = vec![
         (&bin, "tiny", false),
         (&bin, "mem-1MiB", false),
         (&bin, "mem-2MiB", false),
@@ -1152,24 +1190,48 @@ async fn memory(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
         (node, "mem-1MiB", false),
         (node, "mem-6MiB", false),
     ];
+    if let Some(other) = &other {
+        cases.extend([
+            (other, "tiny", false),
+            (other, "mem-1MiB", false),
+            (other, "mem-6MiB", false),
+        ]);
+    }
     let mut sizes: Vec<PeakSize> = Vec::new();
     let mut node_sizes: Vec<PeakSize> = Vec::new();
+    let mut compare_sizes: Vec<PeakSize> = Vec::new();
     for _ in 0..runs {
-        for (program, name, as_base64) in cases {
+        for &(program, name, as_base64) in &cases {
             let is_node = std::ptr::eq(program, node);
+            let is_compare = other.as_ref().is_some_and(|o| std::ptr::eq(program, o));
             let (body, signature) = load(deliveries, name);
             let event = http_api_event(&body, &signature, as_base64);
             let event_bytes = event.to_string().len();
             let key = format!("{name}{}", if as_base64 { " (base64)" } else { "" });
             let env = function_env(&moto.endpoint(), secret, &topics);
-            let label = format!("memory-{name}{}", if is_node { "-node" } else { "" });
+            let label = format!(
+                "memory-{name}{}",
+                if is_node {
+                    "-node"
+                } else if is_compare {
+                    "-compare"
+                } else {
+                    ""
+                }
+            );
             let f = Function::start(&label, program, env, false).await;
             let init = f.peak_rss();
             f.invoke_200(event).await;
             f.wait_next_calls(2).await; // back at /next: the request is over
             let peak = f.peak_rss();
             drop(f);
-            let sizes = if is_node { &mut node_sizes } else { &mut sizes };
+            let sizes = if is_node {
+                &mut node_sizes
+            } else if is_compare {
+                &mut compare_sizes
+            } else {
+                &mut sizes
+            };
             let i = match sizes.iter().position(|s| s.key == key) {
                 Some(i) => i,
                 None => {
@@ -1210,6 +1272,7 @@ async fn memory(bin: &Path, node: &Program, secret: &str, deliveries: &Path, run
         "intercept_bytes": my - slope * mx,
         "files": files,
         "node": {"sizes": PeakSize::summary(&node_sizes)},
+        "compare": {"sizes": PeakSize::summary(&compare_sizes)},
     })
 }
 
@@ -1545,7 +1608,7 @@ fn main() {
     let mut doc = Map::new();
     doc.insert("node_version".into(), json!(node_version));
     if let Some(cc) = &cc {
-        let cs = rt.block_on(coldstart(&a.bin, &node, &secret, a.runs, cc));
+        let cs = rt.block_on(coldstart(&a.bin, a.compare.as_deref(), &node, &secret, a.runs, cc));
         say(&format!(
             "cold start: median {:.2} ms",
             cs["median_ms"].as_f64().unwrap_or(f64::NAN)
@@ -1553,11 +1616,25 @@ fn main() {
         doc.insert("coldstart".into(), cs);
     }
     if wants("fanout") {
-        let fo = rt.block_on(fanout(&a.bin, &node, &secret, &a.deliveries, (a.runs / 3).max(3)));
+        let fo = rt.block_on(fanout(
+            &a.bin,
+            a.compare.as_deref(),
+            &node,
+            &secret,
+            &a.deliveries,
+            (a.runs / 3).max(3),
+        ));
         doc.insert("fanout".into(), fo);
     }
     if wants("memory") {
-        let mem = rt.block_on(memory(&a.bin, &node, &secret, &a.deliveries, (a.runs / 7).max(1)));
+        let mem = rt.block_on(memory(
+            &a.bin,
+            a.compare.as_deref(),
+            &node,
+            &secret,
+            &a.deliveries,
+            (a.runs / 7).max(1),
+        ));
         doc.insert("memory".into(), mem);
     }
     if wants("warm") {
