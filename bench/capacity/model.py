@@ -125,8 +125,8 @@ class Params:
     """EVENT_BUS_NAME set (the template creates a bus)."""
     archive_first: bool = True
     """Newest wins waits for the archive copy's answer before the file writes (+1 round trip)."""
-    max_concurrency: int = 16
-    """MAX_CONCURRENCY: S3/SNS requests in flight per delivery."""
+    max_concurrency: int = 50
+    """MAX_CONCURRENCY: S3/SNS requests in flight per delivery (the function's default)."""
     memory_mb: int = 256
     """The template's MemorySize."""
     cpu_ms_1: tuple = (0.77, 1.90)
@@ -193,14 +193,14 @@ def per_delivery(p: Params) -> dict:
 
 
 def round_trips(p: Params, redrive: bool = False) -> float:
-    """Calls on a delivery's critical path (performance.md figure 4 measures 5.1 for 50 files).
+    """Calls on a delivery's critical path (performance.md figure 4 measures them for 50 files).
 
     A redrive reads the archive copy instead of writing it, and meets keys its live attempt
     already wrote with this very delivery: each refused write costs a HeadObject and
     nothing more (docs/contract.md section 9, "left as it is")."""
     f = p.files if p.routed else 0
     if redrive:
-        # The archive copy read, then the file writes 16 at a time.
+        # The archive copy read, then the file writes MAX_CONCURRENCY at a time.
         trips = 1 + (math.ceil(f / p.max_concurrency) if f else 0)
         trips += 1 if f else 0  # the refused writes' HeadObject
     else:

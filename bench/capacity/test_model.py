@@ -76,9 +76,13 @@ class Duration(unittest.TestCase):
     def test_round_trips_match_figure_4(self):
         # performance.md figure 4: 51 PutObject 16 at a time, then the publishes: 5 round trips
         # (measured 5.1), before newest wins waited for the archive copy.
-        p = case(files=50, mix=ONLY["confirmed"], archive_first=False, entry_bytes=20 * 1024)
+        p = case(files=50, mix=ONLY["confirmed"], archive_first=False, entry_bytes=20 * 1024, max_concurrency=16)
         self.assertEqual(model.round_trips(p), 5)
         self.assertEqual(model.round_trips(replace(p, archive_first=True)), 6)
+        # At the default MAX_CONCURRENCY, 50: the archive copy, one wave of 50 writes, the
+        # publishes: 3 (figure 4 now).
+        self.assertEqual(model.round_trips(replace(p, archive_first=True, max_concurrency=50)), 3)
+        self.assertEqual(model.Params().max_concurrency, 50)
 
     def test_a_key_that_holds_an_object_adds_its_two_round_trips(self):
         p = case(files=1, mix=ONLY["edited"])
@@ -95,12 +99,16 @@ class Duration(unittest.TestCase):
         # At 1,769 MB a CPU millisecond is a wall millisecond.
         self.assertAlmostEqual(model.duration_s(replace(p, memory_mb=1769), 0), (0.77 + 3 * 20) / 1000)
 
-    def test_fifty_files_take_four_waves_of_writes(self):
-        # The archive copy; 50 writes 16 at a time (16, 16, 16, 2); one wave of publishes
-        # (50 x 20 KiB = 1,000 KiB, under the 2 MiB a delivery publishes at once): 6 calls.
+    def test_fifty_files_take_one_wave_of_writes(self):
+        # The archive copy; 50 writes at once (MAX_CONCURRENCY 50); one wave of publishes
+        # (50 x 20 KiB = 1,000 KiB, under the 2 MiB a delivery publishes at once): 3 calls.
         p = case(files=50, mix=ONLY["confirmed"], entry_bytes=20 * 1024)
-        self.assertAlmostEqual(model.duration_s(p, 0), (25.77 * 1769 / 256 + 6 * 20) / 1000)  # 298.1 ms
-        self.assertAlmostEqual(model.duration_s(p, 1), (42.6 * 1769 / 256 + 6 * 100) / 1000)  # 894.4 ms
+        self.assertAlmostEqual(model.duration_s(p, 0), (25.77 * 1769 / 256 + 3 * 20) / 1000)  # 238.1 ms
+        self.assertAlmostEqual(model.duration_s(p, 1), (42.6 * 1769 / 256 + 3 * 100) / 1000)  # 594.4 ms
+        # At 16, four waves (16, 16, 16, 2): 6 calls.
+        p16 = replace(p, max_concurrency=16)
+        self.assertAlmostEqual(model.duration_s(p16, 0), (25.77 * 1769 / 256 + 6 * 20) / 1000)  # 298.1 ms
+        self.assertAlmostEqual(model.duration_s(p16, 1), (42.6 * 1769 / 256 + 6 * 100) / 1000)  # 894.4 ms
 
     def test_an_archive_only_delivery_is_its_copy_and_its_pointer(self):
         p = case(files=1, mix=ONLY["other"])

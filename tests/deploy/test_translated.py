@@ -374,7 +374,7 @@ def test_function_configuration(default, full):
         "FAILED_TOPIC_ARN": "{FailedTopic}",
         "EXTRACTA_WEBHOOK_SECRET_ARN": "{WebhookSecret}",
         "MAX_BODY_BYTES": 6291456,
-        "MAX_CONCURRENCY": 16,
+        "MAX_CONCURRENCY": 50,
         "REDRIVE_QUEUE_URL": "{RedriveQueue}",
         "ACK_DEADLINE_MS": 5000,
         "EVENT_BUS_NAME": "{ExtractaEventBus.Arn}",

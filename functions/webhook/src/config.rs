@@ -8,8 +8,9 @@ use shared::signature::{Secret, SecretError};
 
 /// Default `MAX_BODY_BYTES`: Lambda's 6 MiB synchronous payload limit.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6_291_456;
-/// Default `MAX_CONCURRENCY`.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+/// Default `MAX_CONCURRENCY`: a 50-file delivery's file objects in one round trip
+/// (docs/performance.md, "Requests in flight").
+pub const DEFAULT_MAX_CONCURRENCY: usize = 50;
 /// Default `ACK_DEADLINE_MS`.
 pub const DEFAULT_ACK_DEADLINE_MS: usize = 5_000;
 /// Default `SECRET_REFRESH_INTERVAL_MS`: the least time between two reads of the secret.
@@ -251,7 +252,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.prefix.as_str(), "extracta/");
         assert_eq!(c.max_body_bytes, 6_291_456);
-        assert_eq!(c.max_concurrency, 16);
+        assert_eq!(c.max_concurrency, 50);
         assert!(matches!(c.secret, SecretSource::Inline(ref s) if s.len() == 1));
         assert!(!c.allow_unsigned_ignored);
         assert_eq!(c.redrive_queue_url, None);

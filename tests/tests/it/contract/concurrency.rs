@@ -45,5 +45,5 @@ async fn max_concurrency_bounds_requests_in_flight() {
 async fn writes_run_concurrently_by_default() {
     // The control for the test above: the proxy does see concurrency when it is allowed.
     let peak = peak(None, 12).await;
-    assert!(peak > 2, "12 files with the default MAX_CONCURRENCY=16: peak {peak}");
+    assert!(peak > 2, "12 files with the default MAX_CONCURRENCY=50: peak {peak}");
 }
