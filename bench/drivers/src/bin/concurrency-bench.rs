@@ -26,7 +26,10 @@
 //!    delivery, every call held `--delay-ms` (20) before the stand-in answers;
 //! 2. `--warm` pairs of warm invocations, no delay and `--delay-ms`, interleaved: round
 //!    trips = (median delayed - median undelayed) / the delay the proxy applied per call;
-//! 3. one warm invocation forwarded to moto (a real S3/SNS implementation accepts what the
+//! 3. one warm invocation after the proxy closed every connection, as an endpoint closes
+//!    idle ones (with `--delay-ms`): new connections, resuming the TLS sessions the
+//!    process holds where it can;
+//! 4. one warm invocation forwarded to moto (a real S3/SNS implementation accepts what the
 //!    function sends over TLS; its time is moto's, one request at a time).
 //!
 //! Every delivery is a different one (a serial in its extraction id), so every file key is
@@ -354,6 +357,8 @@ struct ProxyState {
     moto: SocketAddr,
     s3: Counters,
     sns: Counters,
+    /// Bumped to close every open connection (an endpoint dropping idle connections).
+    close_all: tokio::sync::watch::Sender<u64>,
 }
 
 impl ProxyState {
@@ -401,6 +406,7 @@ impl TlsProxy {
             moto,
             s3: Counters::default(),
             sns: Counters::default(),
+            close_all: tokio::sync::watch::channel(0).0,
         });
         let mut tasks = Vec::new();
         let mut addrs = Vec::new();
@@ -459,6 +465,16 @@ impl TlsProxy {
     fn handshakes(&self) -> (usize, usize) {
         (self.state.s3.handshakes(), self.state.sns.handshakes())
     }
+
+    /// Resumed handshakes since the last reset, S3 and SNS together.
+    fn resumed(&self) -> usize {
+        self.state.s3.resumed.load(Ordering::SeqCst) + self.state.sns.resumed.load(Ordering::SeqCst)
+    }
+
+    /// Closes every open connection, as an endpoint closes idle ones.
+    fn close_connections(&self) {
+        self.state.close_all.send_modify(|g| *g += 1);
+    }
 }
 
 /// One TLS connection: the handshake (counted, full or resumed), then HTTP/1.1 keep-alive.
@@ -485,11 +501,15 @@ async fn serve(acceptor: TlsAcceptor, stream: TcpStream, service: Service, state
         .unwrap_or_else(|p| p.into_inner())
         .entry(group)
         .or_default() += 1;
+    let mut closing = state.close_all.subscribe();
     let service_fn = hyper::service::service_fn(move |req| answer(req, service, state.clone()));
-    let _ = hyper::server::conn::http1::Builder::new()
+    let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(tls), service_fn)
-        .await;
+        .serve_connection(TokioIo::new(tls), service_fn);
+    tokio::select! {
+        _ = connection => {}
+        _ = closing.changed() => {}
+    }
 }
 
 const PUBLISHED: &str = concat!(
@@ -766,6 +786,10 @@ struct Sample {
     applied_ms: Vec<f64>,
     warm_cpu_ms: Vec<f64>,
     warm_handshakes: usize,
+    reconnect_ms: f64,
+    reconnect_cpu_ms: f64,
+    reconnect_handshakes: usize,
+    reconnect_resumed: usize,
     moto_ms: f64,
     rss_cold: u64,
     rss_end: u64,
@@ -828,7 +852,20 @@ impl World<'_> {
             }
         }
 
-        // 3. Through to moto: a real S3/SNS accepts what the function sends.
+        // 3. Warm, after the endpoints closed the idle connections: new connections, with
+        //    the TLS sessions the process already holds (resumption).
+        self.proxy.close_connections();
+        tokio::time::sleep(Duration::from_millis(200)).await; // the client sees them closed
+        let event = self.next_event(case);
+        self.proxy.reset(self.delay, false);
+        let (wall, ns, _) = p.invoke_200(event).await;
+        s.reconnect_ms = ms(wall);
+        s.reconnect_cpu_ms = ns as f64 / 1e6;
+        let (s3, sns) = self.proxy.handshakes();
+        s.reconnect_handshakes = s3 + sns;
+        s.reconnect_resumed = self.proxy.resumed();
+
+        // 4. Through to moto: a real S3/SNS accepts what the function sends.
         let event = self.next_event(case);
         self.proxy.reset(Duration::ZERO, true);
         let (wall, _, _) = p.invoke_200(event).await;
@@ -892,6 +929,11 @@ fn summarize(samples: &[Sample], value: usize) -> Value {
         "warm_cpu_at_256mb_ms": warm_cpu * scale,
         "warm_handshakes_total": samples.iter().map(|s| s.warm_handshakes).sum::<usize>(),
         "warm_invocations": fast.len() + slow.len(),
+        "reconnect_ms": m(&|s| s.reconnect_ms),
+        "reconnect_cpu_ms": m(&|s| s.reconnect_cpu_ms),
+        "reconnect_cpu_at_256mb_ms": m(&|s| s.reconnect_cpu_ms) * scale,
+        "reconnect_handshakes": m(&|s| s.reconnect_handshakes as f64),
+        "reconnect_resumed": m(&|s| s.reconnect_resumed as f64),
         "moto_ms": m(&|s| s.moto_ms),
         "peak_rss_after_cold_bytes": m(&|s| s.rss_cold as f64),
         "peak_rss_end_bytes": m(&|s| s.rss_end as f64),
@@ -922,11 +964,11 @@ fn table(doc: &Value) -> String {
             "\n{} ({} ms per S3/SNS call; CPU at 256 MB = CPU x {FULL_VCPU_MB}/{LAMBDA_MB})\n\n",
             case.name, doc["delay_ms"]
         ));
-        out.push_str("| MAX_CONCURRENCY | round trips | warm ms (+delay) | warm ms (no delay) | cold ms | TLS handshakes cold (S3+SNS) / warm | CPU cold ms (at 256 MB) | CPU warm ms (at 256 MB) | peak RSS MiB |\n");
-        out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("| MAX_CONCURRENCY | round trips | warm ms (+delay) | warm ms (no delay) | cold ms | TLS handshakes cold (S3+SNS) / warm | CPU cold ms (at 256 MB) | CPU warm ms (at 256 MB) | reconnecting: ms, handshakes (resumed), CPU ms (at 256 MB) | peak RSS MiB |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
         for r in doc["cases"][case.name].as_array().into_iter().flatten() {
             out.push_str(&format!(
-                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0}+{:.0} / {} | {:.1} ({:.0}) | {:.1} ({:.0}) | {:.1} |\n",
+                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0}+{:.0} / {} | {:.1} ({:.0}) | {:.1} ({:.0}) | {:.1}, {:.0} ({:.0}), {:.1} ({:.0}) | {:.1} |\n",
                 r["max_concurrency"],
                 get(r, "round_trips"),
                 get(r, "warm_delayed_ms"),
@@ -939,6 +981,11 @@ fn table(doc: &Value) -> String {
                 get(r, "cold_cpu_at_256mb_ms"),
                 get(r, "warm_cpu_ms"),
                 get(r, "warm_cpu_at_256mb_ms"),
+                get(r, "reconnect_ms"),
+                get(r, "reconnect_handshakes"),
+                get(r, "reconnect_resumed"),
+                get(r, "reconnect_cpu_ms"),
+                get(r, "reconnect_cpu_at_256mb_ms"),
                 get(r, "peak_rss_end_bytes") / 1048576.0,
             ));
         }
