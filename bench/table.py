@@ -63,6 +63,10 @@ def main():
     figures = load(directory, "figures.json")
     lam = load(directory, "lambda.json") or {}
     package = load(directory, "package.json")
+    conc = load(directory, "concurrency.json")
+    if conc and not (figures or lam or package or load(directory, "invocation.json")):
+        concurrency_section(conc)  # bench/run --only concurrency: that table alone
+        return
     rows = []  # (number, figure, ours, reference, result, target, met)
     missing = []
 
@@ -234,7 +238,6 @@ def main():
         meta.append(f"load average at start: {lam['load']}")
     if meta:
         print("\n" + "; ".join(meta) + ".")
-    conc = load(directory, "concurrency.json")
     if conc:
         concurrency_section(conc)
     if missing:
