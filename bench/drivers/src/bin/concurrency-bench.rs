@@ -50,13 +50,13 @@
 //! concurrency-bench [--bin PATH] [--values 8,16,32,50,64,100] [--rounds N] [--warm N]
 //!                   [--delay-ms N] [--x25519-only] [--out FILE]
 //! ```
-//! `--bin` defaults to `target/release/webhook`; 7 rounds of 3 warm pairs take about 2
-//! minutes with six values. The client (the SDK's rustls) offers the hybrid post-quantum
-//! key exchange X25519MLKEM768 first and the proxy takes it; `--x25519-only` has the proxy
-//! offer X25519 alone (an endpoint without post-quantum key exchange). Prints a Markdown table on stdout and JSON
-//! (`--out`, else after the table); `bench/table.py` reads it as `concurrency.json`. Exits
-//! non-zero when `openssl` or moto_server is missing, or when an invocation does not answer
-//! `200`.
+//! `--bin` defaults to `target/release/webhook`; 7 rounds of 3 warm pairs take 2-4 minutes
+//! with six values on 2 cores, depending on the load. The client (the SDK's rustls) offers
+//! the hybrid post-quantum key exchange X25519MLKEM768 first and the proxy takes it;
+//! `--x25519-only` has the proxy offer X25519 alone (an endpoint without post-quantum key
+//! exchange). Prints a Markdown table on stdout and JSON (`--out`, else after the table);
+//! `bench/table.py` reads it as `concurrency.json`. Exits non-zero when `openssl` or
+//! moto_server is missing, or when an invocation does not answer `200`.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
