@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the performance figures as one Markdown table, from the JSON that
 shared/benches/figures.rs, lambda-bench and invocation-bench (bench/drivers) and
-bench/run's package step wrote.
+bench/run's package step wrote; concurrency-bench's concurrency.json, when present, as a
+table of its own after it.
 
     python3 bench/table.py DIR     (DIR holds figures.json, lambda.json, invocation.json, package.json)
 
@@ -175,11 +176,34 @@ def print_table(header, rows):
     return failed
 
 
+def concurrency_section(doc):
+    """concurrency-bench's rows: what each MAX_CONCURRENCY costs and gains (not a target)."""
+    scale = doc["full_vcpu_mb"] / doc["lambda_mb"]
+    for case, rows in doc["cases"].items():
+        print(f"\nRequests in flight (MAX_CONCURRENCY), {case}: +{doc['delay_ms']} ms per S3/SNS call, "
+              f"fresh process per value, median of {doc['rounds']} rounds; CPU at {doc['lambda_mb']:.0f} MB = CPU x {scale:.2f}\n")
+        print("| MAX_CONCURRENCY | round trips | warm | cold (first invocation) | TLS handshakes cold (S3+SNS) / warm | CPU cold (at 256 MB) | CPU warm (at 256 MB) | warm, connections closed: handshakes (resumed), CPU (at 256 MB) | peak RSS |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['max_concurrency']} | {r['round_trips']:.1f} | {r['warm_delayed_ms']:.0f} ms | {r['cold_ms']:.0f} ms | "
+                  f"{r['cold_s3_handshakes']:.0f}+{r['cold_sns_handshakes']:.0f} / {r['warm_handshakes_total']} | "
+                  f"{r['cold_cpu_ms']:.1f} ms ({r['cold_cpu_at_256mb_ms']:.0f} ms) | "
+                  f"{r['warm_cpu_ms']:.1f} ms ({r['warm_cpu_at_256mb_ms']:.0f} ms) | "
+                  f"{r['reconnect_handshakes']:.0f} ({r['reconnect_resumed']:.0f}), {r['reconnect_cpu_ms']:.1f} ms ({r['reconnect_cpu_at_256mb_ms']:.0f} ms) | "
+                  f"{size(r['peak_rss_end_bytes'])} |")
+    print(f"\nCPU per cold handshake: {doc['cpu_per_handshake_ms']:.2f} ms "
+          f"({doc['cpu_per_handshake_at_256mb_ms']:.1f} ms at 256 MB); key exchange: {doc['key_exchange']}.")
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "."
     figures = load(directory, "figures.json")
     lam = load(directory, "lambda.json") or {}
     package = load(directory, "package.json")
+    conc = load(directory, "concurrency.json")
+    if conc and not (figures or lam or package or load(directory, "invocation.json")):
+        concurrency_section(conc)  # bench/run --only concurrency: that table alone
+        return
     rows = []  # (number, figure, ours, reference, result, target, met)
     missing = []
 
@@ -358,6 +382,8 @@ def main():
         meta.append(f"load average at start: {lam['load']}")
     if meta:
         print("\n" + "; ".join(meta) + ".")
+    if conc:
+        concurrency_section(conc)
     if missing:
         print("\nNot measured: " + "; ".join(missing), file=sys.stderr)
     sys.exit(1 if failed or missing else 0)
