@@ -59,6 +59,7 @@
 //! moto_server is missing, or when an invocation does not answer `200`.
 #![forbid(unsafe_code)]
 
+use bench_drivers::{clock_ticks_per_second, median, ms};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -153,20 +154,6 @@ fn die(message: &str) -> ! {
 
 fn say(message: &str) {
     eprintln!("concurrency-bench: {message}");
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 // --- Certificates ------------------------------------------------------------------------
@@ -719,16 +706,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields 14 and 15 of proc(5); `fields` starts at field 3.
     let f = |i: usize| fields.get(i - 3).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
     f(14) + f(15)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 // --- Deliveries ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@
 //! 200, or when the Node.js listener does not store and publish what it is timed for.
 #![forbid(unsafe_code)]
 
+use bench_drivers::{clock_ticks_per_second, median, ms};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -129,20 +130,6 @@ fn die(message: &str) -> ! {
 
 fn say(message: &str) {
     eprintln!("lambda-bench: {message}");
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 // --- The function's environment ---------------------------------------------------
@@ -1455,17 +1442,6 @@ fn fresh_event(body: &[u8], secret: &str, serial: Option<usize>) -> Value {
         .unwrap_or_else(|| die("a delivery is not a JSON object"));
     let signature = e2e::requests::sign(secret, &text.as_bytes()[start..end]);
     http_api_event(text.as_bytes(), &signature, false)
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`, else Linux's 100).
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 /// Proves the Node.js listener does the work it is timed for, on moto with a queue
